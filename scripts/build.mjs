@@ -26,7 +26,10 @@ function newest(dir) {
 const addon = "native/build/Release/fairway_native.node";
 const addonCopy = "dist/fairway_native.node";
 mkdirSync("dist", { recursive: true });
-if (existsSync(addon) && (!existsSync(addonCopy) || statSync(addon).mtimeMs > statSync(addonCopy).mtimeMs)) {
+if (
+  existsSync(addon) &&
+  (!existsSync(addonCopy) || statSync(addon).mtimeMs > statSync(addonCopy).mtimeMs)
+) {
   copyFileSync(addon, addonCopy);
 }
 

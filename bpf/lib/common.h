@@ -9,6 +9,7 @@
  */
 #pragma once
 
+#include <stdbool.h> /* clang's own header, not glibc's */
 #include <linux/types.h>
 #include <linux/bpf.h>
 #include <linux/pkt_cls.h>
@@ -19,6 +20,16 @@
 #include <linux/ipv6.h>
 #include <linux/tcp.h>
 #include <linux/udp.h>
+
+/* linux/icmp.h includes linux/if.h, which includes glibc's <sys/socket.h>.
+ * Under -target bpf, glibc's <gnu/stubs.h> sees no __x86_64__ and wants
+ * <gnu/stubs-32.h>, which only the i386 libc headers provide. icmp.h needs
+ * nothing from if.h but IFNAMSIZ, so we claim if.h's include guard and define
+ * that one constant (its value is fixed ABI: 16). */
+#ifndef _LINUX_IF_H
+#define _LINUX_IF_H
+#define IFNAMSIZ 16
+#endif
 #include <linux/icmp.h>
 #include <linux/icmpv6.h>
 
@@ -40,8 +51,8 @@
  * AF_INET/AF_INET6 (2/10): 4 and 6 read naturally in map dumps. */
 enum l3_family {
 	L3_FAMILY_OTHER = 0, /* not IP (ARP, LLDP, ...) */
-	L3_FAMILY_IPV4 = 4,
-	L3_FAMILY_IPV6 = 6,
+	L3_FAMILY_IPV4 = 4, /* IPv4 */
+	L3_FAMILY_IPV6 = 6, /* IPv6 */
 };
 
 /* An IPv4 or IPv6 address in network byte order. IPv4 uses v4 (the first 4

@@ -60,7 +60,8 @@
  * global function in .text that takes the struct as its argument. Nothing
  * calls it, so libbpf never loads it (unused .text subprograms are dropped at
  * load), but its BTF FUNC_PROTO keeps the struct. Unlike a dummy global
- * variable it adds no .bss map and no "unrecognized section" noise. */
+ * variable it adds no .bss map and no "unrecognized section" noise. Weak,
+ * so objects linked together (bpftool gen object) may export the same struct. */
 #define BTF_EXPORT_STRUCT(name)                                                 \
 	void __btf_export_##name(struct name *arg __maybe_unused);              \
-	void __btf_export_##name(struct name *arg __maybe_unused) {}
+	__attribute__((weak)) void __btf_export_##name(struct name *arg __maybe_unused) {}

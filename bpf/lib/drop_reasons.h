@@ -35,6 +35,10 @@ enum drop_reason {
 	DROP_TRUNCATED_L4 = 11, /* TCP, UDP, ICMP or ICMPv6 header runs past the end of the packet. */
 	DROP_INVALID_TCP_HDR_LEN = 12, /* TCP data offset below 5 (a header shorter than 20 bytes). */
 	DROP_UNKNOWN_L4 = 13, /* L4 protocol the program does not accept. */
+	DROP_INVALID_SOURCE = 128, /* Source address is not one of the sending pod's endpoint addresses (spoofed, or not registered). */
+	DROP_FIB_LOOKUP = 129, /* bpf_fib_lookup() failed with an error instead of a route answer. */
+	DROP_REDIRECT = 130, /* A redirect helper refused the packet (bad flags or target). */
+	DROP_WRITE_ERROR = 192, /* Rewriting packet bytes (MACs, TTL, checksum) failed. */
 };
 
 /* One past the largest reason: the size of per-reason counter arrays. */

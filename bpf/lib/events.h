@@ -67,6 +67,17 @@ struct packet_event {
 };
 BUILD_BUG_ON(sizeof(struct packet_event) != 72);
 
+/* A fixed-size record for ring-buffer benchmarks (bench.c). `seq` counts per
+ * CPU from 0 without gaps, so a reader proves zero loss by checking that each
+ * CPU's sequence is contiguous. */
+struct bench_event {
+	struct event_hdr hdr;
+	__u64 seq;   /* per-CPU sequence number */
+	__u32 cpu;   /* bpf_get_smp_processor_id() */
+	__u32 index; /* position within one program run (0..cfg_events_per_run-1) */
+};
+BUILD_BUG_ON(sizeof(struct bench_event) != 32);
+
 /* Fills the common header. `type`/`subtype` are enum event_type and its
  * per-type subtype; `len` is sizeof the whole record. */
 static __always_inline void event_hdr_init(struct event_hdr *hdr, __u8 type, __u8 subtype,
@@ -78,3 +89,28 @@ static __always_inline void event_hdr_init(struct event_hdr *hdr, __u8 type, __u
 	hdr->ifindex = ifindex;
 	hdr->ts_ns = bpf_ktime_get_ns();
 }
+
+/* How a forwarding program (lxc.c, host.c) disposed of a packet: the key of
+ * the fw_fwd_paths counters, and the observation point a trace event of
+ * these programs will carry. FORWARD_PATH_STACK_* are the reasons a packet
+ * was handed to the host stack (TC_ACT_OK) instead of being redirected.
+ * Numbers are never reused; keep them below FORWARD_PATH_MAX (counters.h). */
+enum forward_path {
+	FORWARD_PATH_NONE = 0, /* not forwarded: dropped (the drop reason says why) */
+	FORWARD_PATH_PEER = 1, /* into a local pod's namespace with bpf_redirect_peer */
+	FORWARD_PATH_FIB = 2, /* off the node: the FIB gave interface and MACs, bpf_redirect */
+	FORWARD_PATH_FIB_NEIGH = 3, /* off the node: bpf_redirect_neigh resolves the next hop's MAC */
+	FORWARD_PATH_STACK_LEGACY = 4, /* host stack: veth-legacy mode, the host routing table forwards */
+	FORWARD_PATH_STACK_ENDPOINT = 5, /* host stack: sender or receiver is marked ENDPOINT_F_STACK */
+	FORWARD_PATH_STACK_NOT_IP = 6, /* host stack: not IPv4/IPv6 (ARP, LLDP, ...) */
+	FORWARD_PATH_STACK_NOT_UNICAST = 7, /* host stack: not sent to this interface's MAC (broadcast, multicast, other host) */
+	FORWARD_PATH_STACK_LINK_LOCAL = 8, /* host stack: link-local, multicast or unspecified IPv6, or IPv4 from 0.0.0.0 */
+	FORWARD_PATH_STACK_TTL = 9, /* host stack: TTL or hop limit expires here; the stack answers with ICMP */
+	FORWARD_PATH_STACK_FIB_LOCAL = 10, /* host stack: FIB says not forwarded (a node address, broadcast, no route at all) */
+	FORWARD_PATH_STACK_NO_ROUTE = 11, /* host stack: blackhole, unreachable or prohibit route; the stack answers with ICMP */
+	FORWARD_PATH_STACK_FRAG_NEEDED = 12, /* host stack: bigger than the route's MTU; the stack fragments or answers with ICMP */
+	FORWARD_PATH_STACK_FWD_DISABLED = 13, /* host stack: forwarding is disabled on the ingress interface (sysctl) */
+	FORWARD_PATH_STACK_FIB_OTHER = 14, /* host stack: any other FIB answer (route needs encapsulation, no source address) */
+	FORWARD_PATH_STACK_NOT_ENDPOINT = 15, /* host stack: from_netdev, not addressed to a local endpoint */
+	FORWARD_PATH_STACK_UNPARSED = 16, /* host stack: from_netdev, malformed; the stack judges it */
+};

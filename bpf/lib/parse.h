@@ -92,19 +92,51 @@ struct pkt_info {
 	__u8 fragment;    /* 1 when this is a non-first IP fragment */
 };
 
+/* skb->data and skb->data_end as pointers, loaded with inline asm.
+ *
+ * Two clang habits break the verifier's pointer tracking when these fields
+ * are read with plain C more than once (every pkt_header() call, and again
+ * after bpf_skb_pull_data()):
+ *  - the fields are __u32 in struct __sk_buff (the verifier rewrites the
+ *    load into a 64-bit pointer load); clang knows the value is a
+ *    zero-extended u32 and may re-extend it with a 32-bit move (`w0 = w3`)
+ *    before adding an offset, which turns the packet pointer into a scalar:
+ *    "R0 invalid mem access 'scalar'";
+ *  - clang hoists `ctx + offsetof(data)` into a register and loads through
+ *    it, which the verifier refuses: "dereference of modified ctx ptr".
+ * One asm load with the offset as an immediate gives exactly the instruction
+ * the verifier expects, and an opaque 64-bit result. */
+#define CTX_LOAD_U32_PTR(ctx, field)                                          \
+	({                                                                    \
+		void *__ptr;                                                  \
+		asm volatile("%0 = *(u32 *)(%1 + %2)"                         \
+			     : "=r"(__ptr)                                    \
+			     : "r"(ctx), "i"(offsetof(struct __sk_buff, field))); \
+		__ptr;                                                        \
+	})
+
+static __always_inline void *ctx_data(const struct __sk_buff *ctx)
+{
+	return CTX_LOAD_U32_PTR(ctx, data);
+}
+
+static __always_inline void *ctx_data_end(const struct __sk_buff *ctx)
+{
+	return CTX_LOAD_U32_PTR(ctx, data_end);
+}
+
 /* Returns a pointer to `len` bytes at `off` from the start of the frame, or
  * NULL when the skb is shorter than off + len. The pointer is valid until the
  * next pkt_header() call (a pull invalidates packet pointers). */
 static __always_inline void *pkt_header(struct __sk_buff *ctx, __u32 off, __u32 len)
 {
-	void *data, *data_end;
+	void *hdr;
 
 	if (off > PARSE_MAX_OFF)
 		return NULL;
-	data = (void *)(long)ctx->data;
-	data_end = (void *)(long)ctx->data_end;
-	if (likely(data + off + len <= data_end))
-		return data + off;
+	hdr = ctx_data(ctx) + off;
+	if (likely(hdr + len <= ctx_data_end(ctx)))
+		return hdr;
 
 	/* Not in the linear part. Past the end of the skb: truncated. Inside it:
 	 * paged data, pull it in and look again. */
@@ -112,11 +144,10 @@ static __always_inline void *pkt_header(struct __sk_buff *ctx, __u32 off, __u32 
 		return NULL;
 	if (bpf_skb_pull_data(ctx, off + len) < 0)
 		return NULL;
-	data = (void *)(long)ctx->data;
-	data_end = (void *)(long)ctx->data_end;
-	if (data + off + len > data_end)
+	hdr = ctx_data(ctx) + off;
+	if (hdr + len > ctx_data_end(ctx))
 		return NULL;
-	return data + off;
+	return hdr;
 }
 
 /* TCP / UDP / ICMP / ICMPv6 at pkt->l4_off. Returns PARSE_L4, PARSE_L3 for a
@@ -173,6 +204,12 @@ static __always_inline int parse_ipv4(struct __sk_buff *ctx, struct pkt_info *pk
 
 	if (!ip4)
 		return parse_error(DROP_TRUNCATED_IPV4);
+	/* Record who sent it before judging the header: a malformed packet's
+	 * event is most useful with its addresses. */
+	pkt->family = L3_FAMILY_IPV4;
+	pkt->l4_proto = ip4->protocol;
+	pkt->saddr.v4 = ip4->saddr;
+	pkt->daddr.v4 = ip4->daddr;
 	if (ip4->version != 4)
 		return parse_error(DROP_INVALID_IPV4_VERSION);
 	if (ip4->ihl < 5)
@@ -184,10 +221,6 @@ static __always_inline int parse_ipv4(struct __sk_buff *ctx, struct pkt_info *pk
 	if (tot_len != 0 && tot_len < hdr_len)
 		return parse_error(DROP_INVALID_IPV4_TOT_LEN);
 
-	pkt->family = L3_FAMILY_IPV4;
-	pkt->l4_proto = ip4->protocol;
-	pkt->saddr.v4 = ip4->saddr;
-	pkt->daddr.v4 = ip4->daddr;
 	pkt->fragment = (fw_ntohs(ip4->frag_off) & IPV4_FRAG_OFFSET_MASK) != 0;
 
 	/* The options must be there too, even though we skip their content:
@@ -265,13 +298,13 @@ static __always_inline int parse_ipv6(struct __sk_buff *ctx, struct pkt_info *pk
 
 	if (!ip6)
 		return parse_error(DROP_TRUNCATED_IPV6);
-	if (ip6->version != 6)
-		return parse_error(DROP_INVALID_IPV6_VERSION);
-
 	pkt->family = L3_FAMILY_IPV6;
 	pkt->l4_proto = ip6->nexthdr;
 	__builtin_memcpy(&pkt->saddr, &ip6->saddr, sizeof(pkt->saddr));
 	__builtin_memcpy(&pkt->daddr, &ip6->daddr, sizeof(pkt->daddr));
+	if (ip6->version != 6)
+		return parse_error(DROP_INVALID_IPV6_VERSION);
+
 	pkt->l4_off = pkt->l3_off + sizeof(*ip6);
 
 	ret = skip_ipv6_ext_hdrs(ctx, pkt);

@@ -20,4 +20,7 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
 
 }  // namespace fw
 
-NODE_API_MODULE(fairway_native, fw::Init)
+// NODE_API_MODULE pastes the name into an identifier, so it needs an unqualified one.
+static Napi::Object InitFairway(Napi::Env env, Napi::Object exports) { return fw::Init(env, exports); }
+
+NODE_API_MODULE(fairway_native, InitFairway)

@@ -61,7 +61,7 @@ std::string LastLines(const std::string& text, int count) {
     size_t nl = text.rfind('\n', end - 1);
     size_t start = nl == std::string::npos ? 0 : nl + 1;
     if (end > start) {
-      out.insert(0, "\n  libbpf: " + text.substr(start, end - start));
+      out.insert(0, "\n  " + text.substr(start, end - start));
       count--;
     }
     if (nl == std::string::npos) break;

@@ -34,8 +34,11 @@ bpf_map_info MapInfoOf(Napi::Env env, int fd, const char* op) {
   bpf_map_info info{};
   uint32_t len = sizeof(info);
   int err = bpf_obj_get_info_by_fd(fd, &info, &len);
-  if (err) ResetLibbpfLog();
-  if (err) ThrowErrno(env, "EBPF_MAP", std::string(op) + ": cannot read info of map fd " + std::to_string(fd), -err, "bpf_obj_get_info_by_fd");
+  if (err) {
+    ResetLibbpfLog();
+    ThrowErrno(env, "EBPF_MAP", std::string(op) + ": cannot read info of map fd " + std::to_string(fd), -err,
+               "bpf_obj_get_info_by_fd");
+  }
   return info;
 }
 
@@ -203,7 +206,7 @@ Napi::Value ObjGet(const Napi::CallbackInfo& info) {
   std::string path = StringArg(env, info[0], "objGet: path");
   ResetLibbpfLog();
   int fd = bpf_obj_get(path.c_str());
-  if (fd < 0) ThrowErrno(env, "EIO_FD", "cannot open pinned BPF object " + path, errno, "bpf_obj_get");
+  if (fd < 0) ThrowErrno(env, "EIO_FD", "cannot open pinned BPF object " + path, -fd, "bpf_obj_get");
   return Napi::Number::New(env, fd);
 }
 
@@ -212,9 +215,8 @@ void ObjPin(const Napi::CallbackInfo& info) {
   int fd = FdArg(env, info[0], "objPin: fd");
   std::string path = StringArg(env, info[1], "objPin: path");
   ResetLibbpfLog();
-  if (bpf_obj_pin(fd, path.c_str()) != 0) {
-    ThrowErrno(env, "EIO_FD", "cannot pin fd " + std::to_string(fd) + " at " + path, errno, "bpf_obj_pin");
-  }
+  int err = bpf_obj_pin(fd, path.c_str());
+  if (err) ThrowErrno(env, "EIO_FD", "cannot pin fd " + std::to_string(fd) + " at " + path, -err, "bpf_obj_pin");
 }
 
 void CloseFd(const Napi::CallbackInfo& info) {

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <atomic>
 #include <cstring>
 #include <memory>
 #include <mutex>
@@ -29,12 +30,24 @@ constexpr int kSockRcvBuf = 1 << 20;
 constexpr int kRecvTimeoutSec = 30;  // a kernel always answers; this only bounds a bug
 
 struct SocketState {
-  std::mutex mu;
-  int fd = -1;
+  std::mutex mu;  // held for a whole request: replies must not interleave
+  std::atomic<int> fd{-1};
+  std::atomic<bool> closing{false};
   uint32_t portid = 0;
   uint32_t seq = 0;
   std::string netns;
   std::vector<uint8_t> buf;
+  // The last owner closes: the JS object, or a request still on the pool after the
+  // object was garbage collected (so a finalizer never waits for the pool).
+  ~SocketState() {
+    if (fd >= 0) close(fd);
+  }
+  // Caller holds mu.
+  void CloseLocked() {
+    int old = fd.exchange(-1);
+    if (old >= 0) close(old);
+    buf = std::vector<uint8_t>();
+  }
 };
 
 // Outcome of one request, built off the JS thread and turned into JS values after.
@@ -116,7 +129,7 @@ void DoRequest(SocketState& s, std::vector<uint8_t>& req, Outcome& out) {
   memcpy(&h, req.data(), sizeof(h));
   std::string label = "netlink request type " + std::to_string(h.nlmsg_type) + " in netns " +
                       NsLabel(s.netns);
-  if (s.fd < 0) return Fail(out, EBADF, "sendto", label + ": socket is closed");
+  if (s.fd < 0 || s.closing) return Fail(out, EBADF, "sendto", label + ": socket is closed");
   if (++s.seq == 0) s.seq = 1;
   h.nlmsg_seq = s.seq;
   h.nlmsg_pid = s.portid;
@@ -233,8 +246,16 @@ class RequestWorker : public Napi::AsyncWorker {
   Napi::Promise Promise() { return deferred_.Promise(); }
 
   void Execute() override {
-    std::lock_guard<std::mutex> lock(state_->mu);
-    DoRequest(*state_, req_, out_);
+    {
+      std::lock_guard<std::mutex> lock(state_->mu);
+      DoRequest(*state_, req_, out_);
+    }
+    // close() found us busy: it left the fd to us (checked after unlocking, so a
+    // close() between our request and our unlock is not missed).
+    if (state_->closing) {
+      std::lock_guard<std::mutex> lock(state_->mu);
+      state_->CloseLocked();
+    }
   }
 
   void OnOK() override {
@@ -276,12 +297,13 @@ class NetlinkSocket : public Napi::ObjectWrap<NetlinkSocket> {
     state_->netns = info[2].As<Napi::String>().Utf8Value();
   }
 
-  ~NetlinkSocket() override { CloseFd(); }
+  // Garbage collected: dropping state_ closes the fd now, or when a request still
+  // on the pool lets go of it.
+  ~NetlinkSocket() override = default;
 
  private:
   Napi::Value Fd(const Napi::CallbackInfo& info) {
-    std::lock_guard<std::mutex> lock(state_->mu);
-    return Napi::Number::New(info.Env(), state_->fd);
+    return Napi::Number::New(info.Env(), state_->closing ? -1 : state_->fd.load());
   }
 
   Napi::Value Request(const Napi::CallbackInfo& info) {
@@ -302,18 +324,14 @@ class NetlinkSocket : public Napi::ObjectWrap<NetlinkSocket> {
     return promise;
   }
 
-  // Waits for a request in flight on the pool to finish, then closes. Idempotent.
+  // Never blocks the JS thread: closes now, or, when a request is on the pool,
+  // lets that request close when it is done. Later requests fail with EBADF.
+  // Idempotent.
   Napi::Value Close(const Napi::CallbackInfo& info) {
-    CloseFd();
+    state_->closing = true;
+    std::unique_lock<std::mutex> lock(state_->mu, std::try_to_lock);
+    if (lock.owns_lock()) state_->CloseLocked();
     return info.Env().Undefined();
-  }
-
-  void CloseFd() {
-    if (!state_) return;
-    std::lock_guard<std::mutex> lock(state_->mu);
-    if (state_->fd >= 0) close(state_->fd);
-    state_->fd = -1;
-    state_->buf = std::vector<uint8_t>();
   }
 
   std::shared_ptr<SocketState> state_;

@@ -40,50 +40,83 @@ std::string NsLabel(const std::string& netns) { return netns.empty() ? "(current
 std::mutex gSharedMu;
 std::set<std::string> gSharedDirs;
 
+// A failure of the namespace creation, built off the JS thread.
+struct Failure {
+  int err = 0;
+  const char* syscall = "";
+  std::string what;
+};
+
 // What iproute2's netns_add does for NETNS_RUN_DIR: the directory must be a mount
 // point with shared propagation, so that unmounting a namespace file in one mount
 // namespace unmounts it everywhere and the namespace can be freed. If it is not a
 // mount point yet (EINVAL), bind-mount it onto itself first.
-void EnsureSharedDir(Napi::Env env, const std::string& dir) {
+Failure EnsureSharedDir(const std::string& dir) {
   std::lock_guard<std::mutex> lock(gSharedMu);
-  if (gSharedDirs.count(dir)) return;
+  if (gSharedDirs.count(dir)) return {};
   if (mkdir(dir.c_str(), 0755) != 0 && errno != EEXIST) {
-    ThrowErrno(env, "ENETNS", "cannot create netns directory " + dir, errno, "mkdir");
+    return {errno, "mkdir", "cannot create netns directory " + dir};
   }
   bool madeMount = false;
   while (mount("", dir.c_str(), "none", MS_SHARED | MS_REC, nullptr) != 0) {
-    if (errno != EINVAL || madeMount) {
-      ThrowErrno(env, "ENETNS", "cannot make " + dir + " a shared mount", errno, "mount");
-    }
+    if (errno != EINVAL || madeMount) return {errno, "mount", "cannot make " + dir + " a shared mount"};
     if (mount(dir.c_str(), dir.c_str(), "none", MS_BIND | MS_REC, nullptr) != 0) {
-      ThrowErrno(env, "ENETNS", "cannot bind-mount " + dir + " onto itself", errno, "mount");
+      return {errno, "mount", "cannot bind-mount " + dir + " onto itself"};
     }
     madeMount = true;
   }
   gSharedDirs.insert(dir);
+  return {};
 }
 
-struct UnshareResult {
-  int err = 0;
-  const char* syscall = "";
-};
-
-// Runs on a thread of its own: the new namespace lives exactly as long as the bind
-// mount, and the thread (the only task inside it) exits right after.
-UnshareResult UnshareAndBind(const std::string& path) {
-  UnshareResult r;
-  std::thread t([&r, &path]() {
+// The namespace is made on a thread of its own, which exits right after: the
+// namespace then lives exactly as long as the bind mount.
+Failure CreateNetns(const std::string& path) {
+  Failure f = EnsureSharedDir(DirName(path));
+  if (f.err) return f;
+  int fd = open(path.c_str(), O_RDONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0);
+  if (fd < 0) return {errno, "open", "cannot create netns file " + path};
+  close(fd);
+  std::thread t([&f, &path]() {
     if (unshare(CLONE_NEWNET) != 0) {
-      r = {errno, "unshare"};
-      return;
-    }
-    if (mount("/proc/thread-self/ns/net", path.c_str(), "none", MS_BIND, nullptr) != 0) {
-      r = {errno, "mount"};
+      f = {errno, "unshare", ""};
+    } else if (mount("/proc/thread-self/ns/net", path.c_str(), "none", MS_BIND, nullptr) != 0) {
+      f = {errno, "mount", ""};
     }
   });
   t.join();
-  return r;
+  if (f.err) {
+    unlink(path.c_str());
+    f.what = "cannot create network namespace " + path;
+  }
+  return f;
 }
+
+class CreateWorker : public Napi::AsyncWorker {
+ public:
+  CreateWorker(Napi::Env env, std::string path)
+      : Napi::AsyncWorker(env, "fairway:netnsCreate"),
+        deferred_(Napi::Promise::Deferred::New(env)),
+        path_(std::move(path)) {}
+  Napi::Promise Promise() { return deferred_.Promise(); }
+  void Execute() override { failure_ = CreateNetns(path_); }
+  void OnOK() override {
+    if (!failure_.err) {
+      deferred_.Resolve(Env().Undefined());
+      return;
+    }
+    try {
+      ThrowErrno(Env(), "ENETNS", failure_.what, failure_.err, failure_.syscall);
+    } catch (const Napi::Error& e) {
+      deferred_.Reject(e.Value());
+    }
+  }
+
+ private:
+  Napi::Promise::Deferred deferred_;
+  std::string path_;
+  Failure failure_;
+};
 
 std::string ArgString(const Napi::CallbackInfo& info, size_t i, const char* name) {
   if (info.Length() <= i || !info[i].IsString()) {
@@ -105,18 +138,18 @@ std::string RequirePath(const Napi::CallbackInfo& info, size_t i) {
 }
 
 Napi::Value NetnsCreate(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  std::string path = RequirePath(info, 0);
-  EnsureSharedDir(env, DirName(path));
-  int fd = open(path.c_str(), O_RDONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0);
-  if (fd < 0) ThrowErrno(env, "ENETNS", "cannot create netns file " + path, errno, "open");
-  close(fd);
-  UnshareResult r = UnshareAndBind(path);
-  if (r.err != 0) {
-    unlink(path.c_str());
-    ThrowErrno(env, "ENETNS", "cannot create network namespace " + path, r.err, r.syscall);
-  }
-  return env.Undefined();
+  Failure f = CreateNetns(RequirePath(info, 0));
+  if (f.err) ThrowErrno(info.Env(), "ENETNS", f.what, f.err, f.syscall);
+  return info.Env().Undefined();
+}
+
+// The same on the libuv pool: namespace setup in the kernel takes ~0.5 ms, and
+// several can run at once.
+Napi::Value NetnsCreateAsync(const Napi::CallbackInfo& info) {
+  auto* worker = new CreateWorker(info.Env(), RequirePath(info, 0));
+  Napi::Promise promise = worker->Promise();
+  worker->Queue();
+  return promise;
 }
 
 Napi::Value NetnsDelete(const Napi::CallbackInfo& info) {
@@ -230,6 +263,7 @@ Napi::Value SysctlRead(const Napi::CallbackInfo& info) {
 
 void InitNetns(Napi::Env env, Napi::Object exports) {
   exports.Set("netnsCreate", Napi::Function::New(env, NetnsCreate, "netnsCreate"));
+  exports.Set("netnsCreateAsync", Napi::Function::New(env, NetnsCreateAsync, "netnsCreateAsync"));
   exports.Set("netnsDelete", Napi::Function::New(env, NetnsDelete, "netnsDelete"));
   exports.Set("netnsOpen", Napi::Function::New(env, NetnsOpen, "netnsOpen"));
   exports.Set("ifNameToIndex", Napi::Function::New(env, IfNameToIndex, "ifNameToIndex"));

@@ -51,6 +51,11 @@ std::string LogTail(const std::string& log, int count) {
   return out;
 }
 
+std::string ParentDir(const std::string& path) {
+  size_t slash = path.rfind('/');
+  return slash == std::string::npos || slash == 0 ? "/" : path.substr(0, slash);
+}
+
 }  // namespace
 
 class BpfObject : public Napi::ObjectWrap<BpfObject> {
@@ -314,14 +319,23 @@ void BpfObject::Load(const Napi::CallbackInfo& info) {
   }
 
   std::set<std::string> pinnedBefore;
+  std::set<std::string> newDirs;
   for (bpf_map* m = bpf_object__next_map(obj_, nullptr); m; m = bpf_object__next_map(obj_, m)) {
     const char* pin = bpf_map__pin_path(m);
-    if (pin && access(pin, F_OK) == 0) pinnedBefore.insert(bpf_map__name(m));
+    if (!pin) continue;
+    if (access(pin, F_OK) == 0) pinnedBefore.insert(bpf_map__name(m));
+    std::string dir = ParentDir(pin);
+    if (access(dir.c_str(), F_OK) != 0) newDirs.insert(dir);
   }
 
   ResetLibbpfLog();
   int err = bpf_object__load(obj_);
-  if (err) ThrowLoadFailure(env, -err, logs);
+  if (err) {
+    // libbpf creates a missing pin directory (one level) before pinning; after a
+    // failure it is empty again and ours to remove. rmdir keeps it if not empty.
+    for (const std::string& dir : newDirs) rmdir(dir.c_str());
+    ThrowLoadFailure(env, -err, logs);
+  }
   state_ = State::Loaded;
   for (bpf_map* m = bpf_object__next_map(obj_, nullptr); m; m = bpf_object__next_map(obj_, m)) {
     if (bpf_map__is_pinned(m) && pinnedBefore.count(bpf_map__name(m))) reused_.insert(bpf_map__name(m));
@@ -368,7 +382,10 @@ static Napi::Value OpenObject(const Napi::CallbackInfo& info) {
   if (!nameStr.empty()) opts.object_name = nameStr.c_str();
   ResetLibbpfLog();
   bpf_object* obj = bpf_object__open_file(path.c_str(), &opts);
-  if (!obj) ThrowErrno(env, "EBPF_OPEN", "cannot open BPF object " + path, errno, "bpf_object__open_file");
+  if (!obj) {
+    int err = errno;
+    ThrowErrno(env, "EBPF_OPEN", "cannot open BPF object " + path, err, "bpf_object__open_file");
+  }
 
   auto* ctor = static_cast<Napi::FunctionReference*>(info.Data());
   try {

@@ -42,7 +42,8 @@ export function startOrder(decls: readonly AnyModuleDecl[]): AnyModuleDecl[] {
   const order: AnyModuleDecl[] = [];
   const visit = (d: AnyModuleDecl, path: string[]): void => {
     if (done.has(d.id)) return;
-    if (visiting.has(d.id)) throw new Error(`module dependency cycle: ${[...path, d.id].join(" -> ")}`);
+    if (visiting.has(d.id))
+      throw new Error(`module dependency cycle: ${[...path, d.id].join(" -> ")}`);
     visiting.add(d.id);
     for (const dep of d.deps) {
       const target = byId.get(dep);

@@ -46,7 +46,8 @@ main(process.argv.slice(2)).then(
   },
   (err: unknown) => {
     // Expected errors are shown without a stack; bugs with one.
-    if (isFairwayError(err) && err.kind !== "bug") process.stderr.write(`fairway: ${errorMessage(err)}\n`);
+    if (isFairwayError(err) && err.kind !== "bug")
+      process.stderr.write(`fairway: ${errorMessage(err)}\n`);
     else process.stderr.write(`fairway: ${err instanceof Error ? err.stack : String(err)}\n`);
     process.exitCode = 1;
   },

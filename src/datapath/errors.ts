@@ -1,6 +1,6 @@
 // Translates errors thrown by the native binding into FairwayErrors at the
 // boundary, keeping the native error as `cause` and its facts in `details`.
-import { FairwayError, type ErrorKind } from "../base/errors.ts";
+import { type ErrorKind, FairwayError } from "../base/errors.ts";
 import type { NativeError } from "./native/binding.ts";
 
 /** Native code -> Fairway code. Codes are stable: add, never renumber or reuse. */
@@ -19,7 +19,9 @@ const CODES: Record<string, string> = {
   EIO_FD: "E_FD",
 };
 
-const TRANSIENT_ERRNOS = new Set([11 /* EAGAIN */, 16 /* EBUSY */, 4 /* EINTR */, 105 /* ENOBUFS */]);
+const TRANSIENT_ERRNOS = new Set([
+  11 /* EAGAIN */, 16 /* EBUSY */, 4 /* EINTR */, 105 /* ENOBUFS */,
+]);
 
 export function isNativeError(err: unknown): err is NativeError {
   return err instanceof Error && typeof (err as Partial<NativeError>).errno === "number";
@@ -49,7 +51,8 @@ export function native<T>(fn: () => T, context?: string): T {
 
 /** The errno of a FairwayError made by fromNative, or of a raw native error. */
 export function errnoOf(err: unknown): number | undefined {
-  if (err instanceof FairwayError && typeof err.details.errno === "number") return err.details.errno;
+  if (err instanceof FairwayError && typeof err.details.errno === "number")
+    return err.details.errno;
   if (isNativeError(err)) return err.errno;
   return undefined;
 }

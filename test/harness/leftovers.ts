@@ -5,7 +5,7 @@
 // does not poison the next run.
 
 import { execFileSync } from "node:child_process";
-import { existsSync, readdirSync, rmSync, rmdirSync } from "node:fs";
+import { existsSync, readdirSync, rmdirSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { bpffsRoot, cgroupRoot, TEST_PREFIX } from "./index.ts";
 

@@ -8,7 +8,16 @@ import { test } from "node:test";
 import { repoRoot } from "../harness/index.ts";
 
 const SRC = join(repoRoot, "src");
-const SUBSYSTEMS = ["cluster", "ipam", "endpoint", "service", "identity", "policy", "observe", "dns"];
+const SUBSYSTEMS = [
+  "cluster",
+  "ipam",
+  "endpoint",
+  "service",
+  "identity",
+  "policy",
+  "observe",
+  "dns",
+];
 
 /** Which top folders each top folder may import from. */
 const ALLOWED: Record<string, string[]> = {

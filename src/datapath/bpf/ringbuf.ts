@@ -23,6 +23,20 @@ export class RingBatch {
     }
   }
 
+  /**
+   * Calls fn with the batch buffer and each record's offset and length: no
+   * allocation per record, for consumers that decode fields in place.
+   */
+  forEachOffset(fn: (buffer: Buffer, offset: number, length: number) => void): void {
+    const buf = this.buffer;
+    let off = 0;
+    for (let i = 0; i < this.count; i++) {
+      const len = buf.readUInt32LE(off);
+      fn(buf, off + 4, len);
+      off += (4 + len + 7) & ~7;
+    }
+  }
+
   /** Decodes every record with fn. */
   map<T>(fn: (record: Buffer) => T): T[] {
     const out: T[] = [];

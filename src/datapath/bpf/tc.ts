@@ -1,8 +1,9 @@
 // tc (clsact) attachment of BPF programs to interfaces, in any network namespace.
 // A TcAttachment owns what it created: detaching removes its filter, and the
 // clsact qdisc too when this attachment created it and nothing else is left on it.
-import { loadNative, type TcDirection } from "../native/binding.ts";
+
 import { native } from "../errors.ts";
+import { loadNative, type TcDirection } from "../native/binding.ts";
 import type { BpfProgram } from "./object.ts";
 
 export interface TcAttachOptions {
@@ -45,7 +46,8 @@ export class TcAttachment {
     } catch (err) {
       // The interface (or its namespace) is gone, and the filter with it.
       const errno = (err as { errno?: number }).errno;
-      if (errno !== 19 /* ENODEV */ && errno !== 2 /* ENOENT */ && errno !== 22 /* EINVAL */) throw err;
+      if (errno !== 19 /* ENODEV */ && errno !== 2 /* ENOENT */ && errno !== 22 /* EINVAL */)
+        throw err;
     }
   }
 }

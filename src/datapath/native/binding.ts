@@ -10,14 +10,14 @@
 //  - functions that take `netns` accept a path such as /run/netns/foo or
 //    /proc/<pid>/ns/net; an empty string or undefined means the caller's namespace.
 
-import { createRequire } from "node:module";
 import { existsSync } from "node:fs";
+import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 
 /** Properties the binding sets on every Error it throws. */
 export interface NativeErrorProps {
-  /** Stable code: EBPF_OPEN, EBPF_LOAD, EBPF_MAP, EBPF_PROG, ETC, ECGROUP, ERINGBUF, ETESTRUN, ENETNS, ENETLINK, EINVAL_ARG, EIO_FD */
+  /** Stable code: EBPF_OPEN, EBPF_LOAD, EBPF_MAP, EBPF_PROG, ETC, ECGROUP, ERINGBUF, ETESTRUN, ENETNS, ENETLINK, ESYSCTL, EINVAL_ARG, EIO_FD */
   code: string;
   /** Positive errno of the failing call, 0 if none. */
   errno: number;
@@ -245,7 +245,13 @@ export interface NativeBinding {
     values: Uint8Array,
     count: number,
   ): NativeBatchResult;
-  mapUpdateBatch(fd: number, keys: Uint8Array, values: Uint8Array, count: number, flags: number): number;
+  mapUpdateBatch(
+    fd: number,
+    keys: Uint8Array,
+    values: Uint8Array,
+    count: number,
+    flags: number,
+  ): number;
   mapDeleteBatch(fd: number, keys: Uint8Array, count: number): number;
   mapInfo(fd: number): NativeMapFdInfo;
   /** bpf_obj_get: open a pinned map/prog/link; returns a new fd. */
@@ -259,13 +265,20 @@ export interface NativeBinding {
   tcAttach(options: NativeTcAttachOptions): NativeTcAttachResult;
   /** Removes the filter at priority/handle; throws ETC with ENOENT when there is none. */
   tcDetach(target: NativeTcTarget & { priority: number; handle: number }): void;
-  tcQuery(target: NativeTcTarget & { priority: number; handle: number }): NativeTcQueryResult | null;
+  tcQuery(
+    target: NativeTcTarget & { priority: number; handle: number },
+  ): NativeTcQueryResult | null;
   /** Removes the clsact qdisc (and with it every tc filter on both directions). */
   tcHookDestroy(target: { ifname?: string; ifindex?: number; netns?: string }): void;
 
   // --- cgroup (cgroup.cc): bpf_link based
   /** Returns a link fd; when pinPath is given the link is also pinned there. */
-  cgroupAttach(cgroupPath: string, progFd: number, type: CgroupAttachType, pinPath?: string): number;
+  cgroupAttach(
+    cgroupPath: string,
+    progFd: number,
+    type: CgroupAttachType,
+    pinPath?: string,
+  ): number;
   /** bpf_link_detach on a link fd (works for pinned links opened with objGet). */
   linkDetach(linkFd: number): void;
 
@@ -284,12 +297,29 @@ export interface NativeBinding {
   // --- network namespaces (netns.cc)
   /** Creates a persistent netns bind-mounted at path (like `ip netns add`), without touching the caller's thread. */
   netnsCreate(path: string): void;
+  /**
+   * The same on the libuv thread pool (the kernel's namespace setup takes ~0.5 ms;
+   * several run in parallel). Rejects like netnsCreate throws (ENETNS, EEXIST when
+   * the file is there).
+   */
+  netnsCreateAsync(path: string): Promise<void>;
   /** Unmounts and removes a netns created at path. Throws ENETNS/ENOENT if absent. */
   netnsDelete(path: string): void;
   /** Opens a netns path, returns an fd (O_RDONLY|O_CLOEXEC). */
   netnsOpen(path: string): number;
   /** if_nametoindex inside netns; 0 when absent. */
   ifNameToIndex(name: string, netns?: string): number;
+  /**
+   * Writes a per-namespace sysctl inside netns ("" = the caller's): `path` is
+   * "net/ipv4/ip_forward" (relative to /proc/sys) or "/proc/sys/net/...".
+   * Anything outside /proc/sys/net is refused (EINVAL_ARG). The file is opened on
+   * the calling thread switched into netns (setns and back), which is what makes
+   * /proc/sys/net answer for that namespace. Throws ENETNS (cannot enter) or
+   * ESYSCTL (open/write failed; errno ENOENT for an unknown key, EINVAL for a bad value).
+   */
+  sysctlWrite(netns: string, path: string, value: string): void;
+  /** Reads a per-namespace sysctl like sysctlWrite writes it; returns the raw text (trailing newline included). */
+  sysctlRead(netns: string, path: string): string;
 
   // --- netlink (netlink.cc)
   /** Opens a netlink socket (NETLINK_ROUTE = 0) inside `netns`, with NETLINK_EXT_ACK and strict checking. */
@@ -303,7 +333,6 @@ function candidates(): string[] {
   const fromEnv = process.env.FAIRWAY_NATIVE;
   const list = [
     join(here, "fairway_native.node"),
-    join(here, "../native/build/Release/fairway_native.node"),
     join(here, "../../../native/build/Release/fairway_native.node"),
   ];
   return fromEnv ? [fromEnv, ...list] : list;

@@ -1,0 +1,140 @@
+// Module "cni-install": puts Fairway's CNI plugin where the runtime finds it.
+// start: copies the plugin bundle to <binDir>/fairway-cni (0755) and writes
+// <confDir>/05-fairway.conflist, each atomically and only when changed. It
+// starts after every other module: a conflist in the conf dir tells kubelet the
+// node's network is ready, so it appears only once ADD can be served.
+// stop: leaves both in place, so pods can still be deleted (their DELs are
+// queued) while the agent restarts.
+
+import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { CNI_PLUGIN_TYPE, SUPPORTED_CNI_VERSIONS } from "../base/api.ts";
+import { FairwayError } from "../base/errors.ts";
+import type { Logger } from "../base/log.ts";
+import type { ModuleDecl } from "../base/module.ts";
+import { type AgentConfig, socketPath } from "./config.ts";
+import { writeFileAtomic } from "./fs-atomic.ts";
+
+export const CONFLIST_NAME = "05-fairway.conflist";
+export const CNI_INSTALL_MODULE_ID = "cni-install";
+
+export interface CniInstallConfig {
+  confDir: string;
+  binDir: string;
+  networkName: string;
+  /** explicit bundle path; else found next to the agent bundle or in dist/ */
+  pluginBundle?: string;
+  agentSocket: string;
+  mtu?: number;
+}
+
+export interface CniInstaller {
+  start(): Promise<void>;
+  stop(): Promise<void>;
+  readonly conflistPath: string;
+  readonly pluginPath: string;
+}
+
+/** The conflist Fairway installs (CNI spec 1.1.0; `cniVersions` lets 1.1 runtimes pick the highest common version). */
+export function buildConflist(config: CniInstallConfig): string {
+  const plugin: Record<string, unknown> = {
+    type: CNI_PLUGIN_TYPE,
+    agentSocket: config.agentSocket,
+  };
+  if (config.mtu !== undefined) plugin.mtu = config.mtu;
+  const conflist = {
+    cniVersion: "1.1.0",
+    cniVersions: [...SUPPORTED_CNI_VERSIONS],
+    name: config.networkName,
+    plugins: [plugin],
+  };
+  return `${JSON.stringify(conflist, null, 2)}\n`;
+}
+
+/** Where the plugin bundle may be: next to the running agent bundle (dist/), or dist/ of the source tree. */
+export function bundleCandidates(explicit: string | undefined): string[] {
+  if (explicit) return [explicit];
+  const here = dirname(fileURLToPath(import.meta.url));
+  return [join(here, `${CNI_PLUGIN_TYPE}.js`), join(here, "../../dist", `${CNI_PLUGIN_TYPE}.js`)];
+}
+
+/**
+ * @param after ids of the modules that must be started before the conflist appears
+ */
+export function cniInstallModule(
+  after: readonly string[],
+): ModuleDecl<CniInstallConfig, CniInstaller> {
+  return {
+    id: CNI_INSTALL_MODULE_ID,
+    deps: after,
+    config(agentConfig: unknown): CniInstallConfig {
+      const c = agentConfig as AgentConfig;
+      return {
+        ...c.cni,
+        agentSocket: socketPath(c),
+        ...(c.mtu === undefined ? {} : { mtu: c.mtu }),
+      };
+    },
+    create({ config, log }) {
+      return new Installer(config, log);
+    },
+  };
+}
+
+class Installer implements CniInstaller {
+  readonly conflistPath: string;
+  readonly pluginPath: string;
+
+  constructor(
+    private readonly config: CniInstallConfig,
+    private readonly log: Logger,
+  ) {
+    this.conflistPath = join(config.confDir, CONFLIST_NAME);
+    this.pluginPath = join(config.binDir, CNI_PLUGIN_TYPE);
+  }
+
+  async start(): Promise<void> {
+    const candidates = bundleCandidates(this.config.pluginBundle);
+    const bundle = candidates.find((p) => existsSync(p));
+    if (!bundle) {
+      throw new FairwayError(
+        "E_CNI_BUNDLE_MISSING",
+        `CNI plugin bundle not found (looked in ${candidates.join(", ")}); run: npm run build, or set cni.pluginBundle`,
+        {
+          details: { candidates },
+        },
+      );
+    }
+    // The binary first: a conflist naming a plugin that is not there yet would fail pods.
+    const wroteBinary = writeFileAtomic(this.pluginPath, readFileSync(bundle), 0o755);
+    const wroteConf = writeFileAtomic(this.conflistPath, buildConflist(this.config), 0o644);
+    this.log.info(
+      { plugin: this.pluginPath, from: bundle, updated: wroteBinary },
+      "CNI plugin installed",
+    );
+    this.log.info(
+      { conflist: this.conflistPath, updated: wroteConf },
+      "CNI network configuration installed",
+    );
+    this.warnIfShadowed();
+  }
+
+  /** Runtimes use the first config file in lexical order: say so when another one wins. */
+  private warnIfShadowed(): void {
+    const earlier = readdirSync(this.config.confDir)
+      .filter((n) => /\.(conf|conflist|json)$/.test(n) && !n.startsWith("."))
+      .sort()
+      .filter((n) => n < CONFLIST_NAME);
+    if (earlier.length > 0) {
+      this.log.warn(
+        { confDir: this.config.confDir, earlier },
+        `runtimes will use ${earlier[0]} instead of ${CONFLIST_NAME}`,
+      );
+    }
+  }
+
+  async stop(): Promise<void> {
+    // Left in place on purpose (see the file comment).
+  }
+}
