@@ -57,7 +57,8 @@ Napi::Value CgroupAttach(const Napi::CallbackInfo& info) {
   int progFd = IntArg(env, info[1], "cgroupAttach: progFd", 0, INT_MAX);
   std::string typeName = StringArg(env, info[2], "cgroupAttach: type");
   bpf_attach_type type = ParseAttachType(env, typeName);
-  std::string pinPath = info[3].IsUndefined() || info[3].IsNull() ? "" : StringArg(env, info[3], "cgroupAttach: pinPath");
+  bool noPin = info[3].IsUndefined() || info[3].IsNull();
+  std::string pinPath = noPin ? "" : StringArg(env, info[3], "cgroupAttach: pinPath");
   ResetLibbpfLog();
 
   FdGuard cg{open(path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC)};
@@ -68,13 +69,15 @@ Napi::Value CgroupAttach(const Napi::CallbackInfo& info) {
   // libbpf 1.x returns -errno from the bpf.h helpers.
   FdGuard link{bpf_link_create(progFd, cg.fd, type, nullptr)};
   if (link.fd < 0) {
-    ThrowErrno(env, "ECGROUP", "cannot attach program fd " + std::to_string(progFd) + " as " + typeName + " to cgroup " + path,
+    ThrowErrno(env, "ECGROUP",
+               "cannot attach program fd " + std::to_string(progFd) + " as " + typeName + " to cgroup " + path,
                -link.fd, "bpf_link_create");
   }
   int err = pinPath.empty() ? 0 : bpf_obj_pin(link.fd, pinPath.c_str());
   if (err) {
     // Closing the unpinned link fd (FdGuard) detaches the program again.
-    ThrowErrno(env, "ECGROUP", "cannot pin " + typeName + " link of cgroup " + path + " at " + pinPath, -err, "bpf_obj_pin");
+    ThrowErrno(env, "ECGROUP", "cannot pin " + typeName + " link of cgroup " + path + " at " + pinPath, -err,
+               "bpf_obj_pin");
   }
   return Napi::Number::New(env, link.release());
 }

@@ -79,7 +79,9 @@ void MapUpdate(const Napi::CallbackInfo& info) {
   Napi::Uint8Array key = BytesArg(env, info[1], "mapUpdate: key");
   Napi::Uint8Array value = BytesArg(env, info[2], "mapUpdate: value");
   uint64_t flags = IntArg(env, info[3], "mapUpdate: flags", 0, UINT32_MAX);
-  if (bpf_map_update_elem(fd, key.Data(), value.Data(), flags) != 0) ThrowMap(env, "mapUpdate", fd, errno, "bpf_map_update_elem");
+  if (bpf_map_update_elem(fd, key.Data(), value.Data(), flags) != 0) {
+    ThrowMap(env, "mapUpdate", fd, errno, "bpf_map_update_elem");
+  }
 }
 
 Napi::Value MapDelete(const Napi::CallbackInfo& info) {
@@ -94,7 +96,8 @@ Napi::Value MapDelete(const Napi::CallbackInfo& info) {
 Napi::Value MapNextKey(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   int fd = FdArg(env, info[0], "mapNextKey: fd");
-  const void* key = info[1].IsNull() || info[1].IsUndefined() ? nullptr : BytesArg(env, info[1], "mapNextKey: key").Data();
+  bool first = info[1].IsNull() || info[1].IsUndefined();
+  const void* key = first ? nullptr : BytesArg(env, info[1], "mapNextKey: key").Data();
   Napi::Uint8Array next = BytesArg(env, info[2], "mapNextKey: nextOut");
   if (bpf_map_get_next_key(fd, key, next.Data()) == 0) return Napi::Boolean::New(env, true);
   if (errno == ENOENT) return Napi::Boolean::New(env, false);
@@ -224,7 +227,9 @@ void CloseFd(const Napi::CallbackInfo& info) {
   int fd = FdArg(env, info[0], "closeFd: fd");
   // Linux releases the fd even when close() reports EINTR/EIO, so never retry.
   ResetLibbpfLog();
-  if (close(fd) != 0 && errno == EBADF) ThrowErrno(env, "EIO_FD", "cannot close fd " + std::to_string(fd), EBADF, "close");
+  if (close(fd) != 0 && errno == EBADF) {
+    ThrowErrno(env, "EIO_FD", "cannot close fd " + std::to_string(fd), EBADF, "close");
+  }
 }
 
 Napi::Value PossibleCpus(const Napi::CallbackInfo& info) {

@@ -228,7 +228,10 @@ class BpfObject : public Napi::ObjectWrap<BpfObject> {
       memcpy(image.data() + g.offset, value.Data(), g.size);
       ResetLibbpfLog();
       int err = bpf_map__set_initial_value(map, image.data(), image.size());
-      if (err) ThrowErrno(env, "EBPF_OPEN", "cannot set global \"" + name + "\" of " + path_, -err, "bpf_map__set_initial_value");
+      if (err) {
+        ThrowErrno(env, "EBPF_OPEN", "cannot set global \"" + name + "\" of " + path_, -err,
+                   "bpf_map__set_initial_value");
+      }
       return;
     }
     ThrowArg(env, "setGlobal: no global named \"" + name + "\" in BPF object " + path_);
@@ -241,7 +244,10 @@ class BpfObject : public Napi::ObjectWrap<BpfObject> {
     Require(env, "setPinPath", true);
     ResetLibbpfLog();
     int err = bpf_map__set_pin_path(FindMap(env, "setPinPath", name), pin.c_str());
-    if (err) ThrowErrno(env, "EBPF_MAP", "cannot set pin path " + pin + " for map \"" + name + "\"", -err, "bpf_map__set_pin_path");
+    if (err) {
+      ThrowErrno(env, "EBPF_MAP", "cannot set pin path " + pin + " for map \"" + name + "\"", -err,
+                 "bpf_map__set_pin_path");
+    }
   }
 
   void SetMaxEntries(const Napi::CallbackInfo& info) {
@@ -251,7 +257,9 @@ class BpfObject : public Napi::ObjectWrap<BpfObject> {
     Require(env, "setMaxEntries", true);
     ResetLibbpfLog();
     int err = bpf_map__set_max_entries(FindMap(env, "setMaxEntries", name), n);
-    if (err) ThrowErrno(env, "EBPF_MAP", "cannot set max_entries of map \"" + name + "\"", -err, "bpf_map__set_max_entries");
+    if (err) {
+      ThrowErrno(env, "EBPF_MAP", "cannot set max_entries of map \"" + name + "\"", -err, "bpf_map__set_max_entries");
+    }
   }
 
   void SetAutoload(const Napi::CallbackInfo& info) {
@@ -261,7 +269,10 @@ class BpfObject : public Napi::ObjectWrap<BpfObject> {
     Require(env, "setAutoload", true);
     ResetLibbpfLog();
     int err = bpf_program__set_autoload(FindProg(env, "setAutoload", name), info[1].As<Napi::Boolean>());
-    if (err) ThrowErrno(env, "EBPF_PROG", "cannot set autoload of program \"" + name + "\"", -err, "bpf_program__set_autoload");
+    if (err) {
+      ThrowErrno(env, "EBPF_PROG", "cannot set autoload of program \"" + name + "\"", -err,
+                 "bpf_program__set_autoload");
+    }
   }
 
   void Load(const Napi::CallbackInfo& info);
@@ -364,8 +375,10 @@ void BpfObject::ThrowLoadFailure(Napi::Env env, int err, const std::vector<std::
     ThrowErrnoWith(env, "EBPF_LOAD", "cannot load BPF object " + path_, err, "bpf_object__load",
                    {{"verifierLog", ""}});
   }
-  ThrowErrnoDetail(env, "EBPF_LOAD", "program \"" + progName + "\" of BPF object " + path_ + " was rejected by the verifier", err,
-                   "bpf_object__load", LogTail(verifierLog, kVerifierTailLines), {{"verifierLog", verifierLog}, {"program", progName}});
+  ThrowErrnoDetail(env, "EBPF_LOAD",
+                   "program \"" + progName + "\" of BPF object " + path_ + " was rejected by the verifier", err,
+                   "bpf_object__load", LogTail(verifierLog, kVerifierTailLines),
+                   {{"verifierLog", verifierLog}, {"program", progName}});
 }
 
 static Napi::Value OpenObject(const Napi::CallbackInfo& info) {

@@ -56,7 +56,8 @@ class RingBuffer : public Napi::ObjectWrap<RingBuffer> {
     rb_ = ring_buffer__new(mapFd, OnSample, this, nullptr);
     if (!rb_) {
       int err = errno;
-      ThrowErrno(env, "ERINGBUF", "cannot open ring buffer on map fd " + std::to_string(mapFd), err, "ring_buffer__new");
+      ThrowErrno(env, "ERINGBUF", "cannot open ring buffer on map fd " + std::to_string(mapFd), err,
+                 "ring_buffer__new");
     }
     uv_loop_t* loop = nullptr;
     napi_get_uv_event_loop(env, &loop);
@@ -69,8 +70,8 @@ class RingBuffer : public Napi::ObjectWrap<RingBuffer> {
       poll_ = nullptr;
       ring_buffer__free(rb_);
       rb_ = nullptr;
-      ThrowErrno(env, "ERINGBUF", "cannot watch ring buffer of map fd " + std::to_string(mapFd) + " (" + uv_strerror(err) + ")",
-                 -err, "uv_poll_start");
+      ThrowErrno(env, "ERINGBUF", "cannot watch ring buffer of map fd " + std::to_string(mapFd), -err,
+                 "uv_poll_start");
     }
     poll_->data = this;
     // While open, the JS object must not be collected (the loop still calls us);
@@ -189,7 +190,8 @@ static Napi::Value OpenRingBuffer(const Napi::CallbackInfo& info) {
   int mapFd = IntArg(env, info[0], "openRingBuffer: mapFd", 0, INT_MAX);
   if (!info[1].IsFunction()) ThrowArg(env, "openRingBuffer: onBatch must be a function");
   Napi::Value maxOpt = OptionArg(info[2], "maxBatch");
-  uint32_t maxBatch = maxOpt.IsUndefined() ? kDefaultMaxBatch : IntArg(env, maxOpt, "openRingBuffer: maxBatch", 1, 1 << 24);
+  uint32_t maxBatch =
+      maxOpt.IsUndefined() ? kDefaultMaxBatch : IntArg(env, maxOpt, "openRingBuffer: maxBatch", 1, 1 << 24);
   auto* ctor = static_cast<Napi::FunctionReference*>(info.Data());
   return ctor->New({Napi::External<void>::New(env, nullptr), Napi::Number::New(env, mapFd), info[1],
                     Napi::Number::New(env, maxBatch)});

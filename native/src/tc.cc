@@ -53,7 +53,6 @@ int ResolveIfindex(Napi::Env env, const TcTarget& t) {
   unsigned idx = if_nametoindex(t.ifname.c_str());
   if (idx == 0) {
     int err = errno;
-    ResetLibbpfLog();
     ThrowErrno(env, "ETC", "interface \"" + t.ifname + "\" not found in network namespace " + t.NetnsName(), err,
                "if_nametoindex");
   }
@@ -98,10 +97,10 @@ Napi::Value TcAttach(const Napi::CallbackInfo& info) {
   o.prog_fd = progFd;
   o.flags = OptionArg(info[0], "replace").ToBoolean() ? BPF_TC_F_REPLACE : 0;
 
+  ResetLibbpfLog();
   return WithNetns(env, t.netns, [&]() -> Napi::Value {
     int ifindex = ResolveIfindex(env, t);
     bpf_tc_hook hook = Hook(ifindex, t.point);
-    ResetLibbpfLog();
     // -EEXIST: the clsact qdisc is already there and belongs to someone else.
     int err = bpf_tc_hook_create(&hook);
     if (err && err != -EEXIST) {
@@ -115,7 +114,8 @@ Napi::Value TcAttach(const Napi::CallbackInfo& info) {
         bpf_tc_hook all = Hook(ifindex, static_cast<bpf_tc_attach_point>(BPF_TC_INGRESS | BPF_TC_EGRESS));
         bpf_tc_hook_destroy(&all);
       }
-      ThrowErrno(env, "ETC", std::string("cannot attach tc program to ") + DirectionName(t.point) + " of " + t.Describe(ifindex),
+      ThrowErrno(env, "ETC",
+                 std::string("cannot attach tc program to ") + DirectionName(t.point) + " of " + t.Describe(ifindex),
                  -err, "bpf_tc_attach");
     }
     Napi::Object out = Napi::Object::New(env);
@@ -132,10 +132,10 @@ void TcDetach(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   TcTarget t = ParseTarget(env, info[0], "tcDetach", true);
   bpf_tc_opts o = FilterOpts(PriorityArg(env, info[0], false), HandleArg(env, info[0], false));
+  ResetLibbpfLog();
   WithNetns(env, t.netns, [&]() {
     int ifindex = ResolveIfindex(env, t);
     bpf_tc_hook hook = Hook(ifindex, t.point);
-    ResetLibbpfLog();
     int err = bpf_tc_detach(&hook, &o);
     // Without the clsact qdisc the kernel says EINVAL ("Parent Qdisc doesn't
     // exists"); for the caller that is the same as a missing filter, and cleanup
@@ -143,9 +143,9 @@ void TcDetach(const Napi::CallbackInfo& info) {
     // message through the libbpf line.
     if (err == -EINVAL) err = -ENOENT;
     if (err) {
+      std::string filter = "priority " + std::to_string(o.priority) + " handle " + std::to_string(o.handle);
       ThrowErrno(env, "ETC",
-                 "cannot detach tc filter priority " + std::to_string(o.priority) + " handle " + std::to_string(o.handle) +
-                     " from " + DirectionName(t.point) + " of " + t.Describe(ifindex),
+                 "cannot detach tc filter " + filter + " from " + DirectionName(t.point) + " of " + t.Describe(ifindex),
                  -err, "bpf_tc_detach");
     }
   });
@@ -155,17 +155,18 @@ Napi::Value TcQuery(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   TcTarget t = ParseTarget(env, info[0], "tcQuery", true);
   bpf_tc_opts o = FilterOpts(PriorityArg(env, info[0], false), HandleArg(env, info[0], false));
+  ResetLibbpfLog();
   return WithNetns(env, t.netns, [&]() -> Napi::Value {
     int ifindex = ResolveIfindex(env, t);
     bpf_tc_hook hook = Hook(ifindex, t.point);
-    ResetLibbpfLog();
     int err = bpf_tc_query(&hook, &o);
     // RTM_GETTFILTER says ENOENT for a missing handle, but EINVAL when the whole
     // priority (its "filter chain") or the clsact qdisc is gone. Our arguments are
     // checked and the interface resolved, so EINVAL here means "none" too.
     if (err == -ENOENT || err == -EINVAL) return env.Null();
     if (err) {
-      ThrowErrno(env, "ETC", std::string("cannot query tc filters on ") + DirectionName(t.point) + " of " + t.Describe(ifindex),
+      ThrowErrno(env, "ETC",
+                 std::string("cannot query tc filters on ") + DirectionName(t.point) + " of " + t.Describe(ifindex),
                  -err, "bpf_tc_query");
     }
     Napi::Object out = Napi::Object::New(env);
@@ -179,13 +180,15 @@ Napi::Value TcQuery(const Napi::CallbackInfo& info) {
 void TcHookDestroy(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   TcTarget t = ParseTarget(env, info[0], "tcHookDestroy", false);
+  ResetLibbpfLog();
   WithNetns(env, t.netns, [&]() {
     int ifindex = ResolveIfindex(env, t);
     // Both points together is libbpf's way to say "delete the clsact qdisc".
     bpf_tc_hook hook = Hook(ifindex, static_cast<bpf_tc_attach_point>(BPF_TC_INGRESS | BPF_TC_EGRESS));
-    ResetLibbpfLog();
     int err = bpf_tc_hook_destroy(&hook);
-    if (err) ThrowErrno(env, "ETC", "cannot remove clsact qdisc from " + t.Describe(ifindex), -err, "bpf_tc_hook_destroy");
+    if (err) {
+      ThrowErrno(env, "ETC", "cannot remove clsact qdisc from " + t.Describe(ifindex), -err, "bpf_tc_hook_destroy");
+    }
   });
 }
 

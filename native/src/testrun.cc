@@ -68,7 +68,8 @@ TestRun Parse(Napi::Env env, const Napi::CallbackInfo& info, const char* fn) {
     r.hasData = true;
   }
   v = OptionArg(opts, "dataOutSize");
-  r.dataOut.resize(v.IsUndefined() ? (r.hasData ? r.dataIn.size() + 256 : 0) : IntArg(env, v, "progTestRun: dataOutSize", 0, INT_MAX));
+  size_t defaultOut = r.hasData ? r.dataIn.size() + 256 : 0;
+  r.dataOut.resize(v.IsUndefined() ? defaultOut : IntArg(env, v, "progTestRun: dataOutSize", 0, INT_MAX));
   if (!ctx.IsUndefined()) {
     Napi::Uint8Array bytes = BytesArg(env, ctx, "progTestRun: ctx");
     r.ctxIn.assign(bytes.Data(), bytes.Data() + bytes.ByteLength());
@@ -90,7 +91,8 @@ Napi::Object Result(Napi::Env env, const TestRun& r) {
   if (r.err) {
     std::string what = "test run of program fd " + std::to_string(r.progFd) + " failed";
     if (r.err == ENOSPC) {
-      what += " (output is " + std::to_string(r.dataSizeOut) + " bytes, dataOutSize was " + std::to_string(r.dataOut.size()) + ")";
+      what += " (output is " + std::to_string(r.dataSizeOut) + " bytes, dataOutSize was " +
+              std::to_string(r.dataOut.size()) + ")";
     }
     ResetLibbpfLog();
     ThrowErrno(env, "ETESTRUN", what, r.err, "bpf_prog_test_run_opts");

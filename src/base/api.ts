@@ -6,7 +6,6 @@
 // it may import node: built-ins only (no pino, zod, yaml), and nothing from agent/.
 
 import { mkdirSync, renameSync, writeFileSync } from "node:fs";
-import { request } from "node:http";
 import { join } from "node:path";
 
 /** CNI spec versions the plugin speaks, oldest first; the last is the one the agent answers in. */
@@ -305,9 +304,11 @@ export class AgentUnreachableError extends Error {
 }
 
 /** One request to the agent; resolves with any HTTP answer, rejects with AgentUnreachableError. */
-export function callAgent(options: AgentCallOptions): Promise<AgentReply> {
+export async function callAgent(options: AgentCallOptions): Promise<AgentReply> {
   const { socketPath, method, path } = options;
   const payload = options.body === undefined ? undefined : JSON.stringify(options.body);
+  // Loaded on first use: the plugin's VERSION and its validation errors never pay for node:http.
+  const { request } = await import("node:http");
   return new Promise((resolve, reject) => {
     let connected = false;
     let settled = false;

@@ -56,7 +56,9 @@ test("ports are parsed behind IPv4 options", async (t) => {
   const { c, obj, prog } = load(t, { cfg_emit_events: 1 });
   const events: ReturnType<typeof PacketEvent.decode>[] = [];
   const ring = RingBuffer.open(obj.map("diag_events"), (batch) => {
-    batch.forEach((r) => events.push(PacketEvent.decode(r)));
+    batch.forEach((r) => {
+      events.push(PacketEvent.decode(r));
+    });
   });
   c.defer(() => ring.close());
   // 8 bytes of options: NOP NOP NOP then an End-of-list, padded: IHL becomes 7.

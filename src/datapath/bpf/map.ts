@@ -186,7 +186,9 @@ export class BpfMap<K, V> {
   deleteBatch(keys: readonly K[]): number {
     const b = loadNative();
     const buf = new Uint8Array(this.id.keySize * keys.length);
-    keys.forEach((k, i) => this.key.encode(k, buf, i * this.id.keySize));
+    keys.forEach((k, i) => {
+      this.key.encode(k, buf, i * this.id.keySize);
+    });
     return native(() => b.mapDeleteBatch(this.id.fd, buf, keys.length), this.ctx("delete batch"));
   }
 

@@ -40,7 +40,9 @@ export class RingBatch {
   /** Decodes every record with fn. */
   map<T>(fn: (record: Buffer) => T): T[] {
     const out: T[] = [];
-    this.forEach((r) => out.push(fn(r)));
+    this.forEach((r) => {
+      out.push(fn(r));
+    });
     return out;
   }
 }
