@@ -276,7 +276,8 @@ class BpfObject : public Napi::ObjectWrap<BpfObject> {
   }
 
   void Load(const Napi::CallbackInfo& info);
-  [[noreturn]] void ThrowLoadFailure(Napi::Env env, int err, const std::vector<std::unique_ptr<char[]>>& logs);
+  [[noreturn]] void ThrowLoadFailure(Napi::Env env, int err, const std::vector<std::unique_ptr<char[]>>& logs,
+                                     size_t logSize);
 
   Napi::Value MapFd(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
@@ -345,7 +346,7 @@ void BpfObject::Load(const Napi::CallbackInfo& info) {
     // libbpf creates a missing pin directory (one level) before pinning; after a
     // failure it is empty again and ours to remove. rmdir keeps it if not empty.
     for (const std::string& dir : newDirs) rmdir(dir.c_str());
-    ThrowLoadFailure(env, -err, logs);
+    ThrowLoadFailure(env, -err, logs, logSize);
   }
   state_ = State::Loaded;
   for (bpf_map* m = bpf_object__next_map(obj_, nullptr); m; m = bpf_object__next_map(obj_, m)) {
@@ -357,7 +358,8 @@ void BpfObject::Load(const Napi::CallbackInfo& info) {
 
 // libbpf has already unpinned the maps this load pinned (it keeps reused pins)
 // and unloaded the object; closing frees the rest so no fd outlives the failure.
-void BpfObject::ThrowLoadFailure(Napi::Env env, int err, const std::vector<std::unique_ptr<char[]>>& logs) {
+void BpfObject::ThrowLoadFailure(Napi::Env env, int err, const std::vector<std::unique_ptr<char[]>>& logs,
+                                 size_t logSize) {
   std::string progName;
   std::string verifierLog;
   size_t i = 0;
@@ -375,8 +377,10 @@ void BpfObject::ThrowLoadFailure(Napi::Env env, int err, const std::vector<std::
     ThrowErrnoWith(env, "EBPF_LOAD", "cannot load BPF object " + path_, err, "bpf_object__load",
                    {{"verifierLog", ""}});
   }
-  ThrowErrnoDetail(env, "EBPF_LOAD",
-                   "program \"" + progName + "\" of BPF object " + path_ + " was rejected by the verifier", err,
+  std::string what = "program \"" + progName + "\" of BPF object " + path_ + " was rejected by the verifier";
+  // The verifier fails a load whose log did not fit, even a program it accepted.
+  if (err == ENOSPC) what += " (its log did not fit in logSize " + std::to_string(logSize) + ")";
+  ThrowErrnoDetail(env, "EBPF_LOAD", what, err,
                    "bpf_object__load", LogTail(verifierLog, kVerifierTailLines),
                    {{"verifierLog", verifierLog}, {"program", progName}});
 }

@@ -1,20 +1,25 @@
 // Module "cni-install": puts Fairway's CNI plugin where the runtime finds it.
-// start: copies the plugin bundle to <binDir>/fairway-cni (0755) and writes
-// <confDir>/05-fairway.conflist, each atomically and only when changed. It
-// starts after every other module: a conflist in the conf dir tells kubelet the
-// node's network is ready, so it appears only once ADD can be served.
-// stop: leaves both in place, so pods can still be deleted (their DELs are
-// queued) while the agent restarts.
+// start: copies the plugin bundle to <binDir>/fairway-cni.mjs (0755) with
+// <binDir>/fairway-cni a symlink to it, and writes <confDir>/05-fairway.conflist,
+// each atomically and only when changed.
+//   Why the symlink: the bundle is an ES module. Node follows the symlink of its
+//   main script, so it loads the .mjs as ESM by its extension; an extensionless
+//   copy would depend on Node's module syntax detection (20.19+), which also
+//   parses the file twice.
+// It starts after every other module: a conflist in the conf dir tells kubelet
+// the node's network is ready, so it appears only once ADD can be served.
+// stop: leaves everything in place, so pods can still be deleted (their DELs
+// are queued) while the agent restarts.
 
 import { existsSync, readdirSync, readFileSync } from "node:fs";
-import { dirname, join } from "node:path";
+import { basename, dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { CNI_PLUGIN_TYPE, SUPPORTED_CNI_VERSIONS } from "../base/api.ts";
 import { FairwayError } from "../base/errors.ts";
 import type { Logger } from "../base/log.ts";
 import type { ModuleDecl } from "../base/module.ts";
 import { type AgentConfig, socketPath } from "./config.ts";
-import { writeFileAtomic } from "./fs-atomic.ts";
+import { symlinkAtomic, writeFileAtomic } from "./fs-atomic.ts";
 
 export const CONFLIST_NAME = "05-fairway.conflist";
 export const CNI_INSTALL_MODULE_ID = "cni-install";
@@ -33,7 +38,10 @@ export interface CniInstaller {
   start(): Promise<void>;
   stop(): Promise<void>;
   readonly conflistPath: string;
+  /** <binDir>/fairway-cni: what runtimes exec (a symlink to bundlePath) */
   readonly pluginPath: string;
+  /** <binDir>/fairway-cni.mjs: the bundle */
+  readonly bundlePath: string;
 }
 
 /** The conflist Fairway installs (CNI spec 1.1.0; `cniVersions` lets 1.1 runtimes pick the highest common version). */
@@ -85,6 +93,7 @@ export function cniInstallModule(
 class Installer implements CniInstaller {
   readonly conflistPath: string;
   readonly pluginPath: string;
+  readonly bundlePath: string;
 
   constructor(
     private readonly config: CniInstallConfig,
@@ -92,6 +101,7 @@ class Installer implements CniInstaller {
   ) {
     this.conflistPath = join(config.confDir, CONFLIST_NAME);
     this.pluginPath = join(config.binDir, CNI_PLUGIN_TYPE);
+    this.bundlePath = join(config.binDir, `${CNI_PLUGIN_TYPE}.mjs`);
   }
 
   async start(): Promise<void> {
@@ -107,10 +117,11 @@ class Installer implements CniInstaller {
       );
     }
     // The binary first: a conflist naming a plugin that is not there yet would fail pods.
-    const wroteBinary = writeFileAtomic(this.pluginPath, readFileSync(bundle), 0o755);
+    const wroteBundle = writeFileAtomic(this.bundlePath, readFileSync(bundle), 0o755);
+    const wroteLink = symlinkAtomic(basename(this.bundlePath), this.pluginPath);
     const wroteConf = writeFileAtomic(this.conflistPath, buildConflist(this.config), 0o644);
     this.log.info(
-      { plugin: this.pluginPath, from: bundle, updated: wroteBinary },
+      { plugin: this.pluginPath, from: bundle, updated: wroteBundle || wroteLink },
       "CNI plugin installed",
     );
     this.log.info(

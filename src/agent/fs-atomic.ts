@@ -6,11 +6,14 @@
 
 import {
   chmodSync,
+  lstatSync,
   mkdirSync,
   readFileSync,
+  readlinkSync,
   renameSync,
   rmSync,
   statSync,
+  symlinkSync,
   writeFileSync,
 } from "node:fs";
 import { basename, dirname, join } from "node:path";
@@ -42,4 +45,23 @@ function sameContent(path: string, bytes: Buffer, mode: number): boolean {
   } catch {
     return false;
   }
+}
+
+/** Points `path` at `target` (a symlink), replacing whatever is there atomically. Returns true when it changed. */
+export function symlinkAtomic(target: string, path: string): boolean {
+  try {
+    if (lstatSync(path).isSymbolicLink() && readlinkSync(path) === target) return false;
+  } catch {
+    // absent: create it
+  }
+  const tmp = join(dirname(path), `.${basename(path)}.${process.pid}.tmp`);
+  rmSync(tmp, { force: true });
+  try {
+    symlinkSync(target, tmp);
+    renameSync(tmp, path);
+  } catch (err) {
+    rmSync(tmp, { force: true });
+    throw err;
+  }
+  return true;
 }

@@ -92,7 +92,10 @@ export async function runAgent(
     await agent.start();
   } catch (e) {
     // Expected failures (socket taken, bundle missing) are reported without a stack.
-    const fields = isFairwayError(e) && e.kind === "expected" ? { code: e.code, details: e.details } : { err: e };
+    const fields =
+      isFairwayError(e) && e.kind === "expected"
+        ? { code: e.code, details: e.details }
+        : { err: e };
     log.fatal(fields, `fairway-agent failed to start: ${errorMessage(e)}`);
     err(`fairway-agent: ${errorMessage(e)}\n`);
     signalled.dispose();

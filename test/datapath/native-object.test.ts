@@ -212,3 +212,16 @@ test("logLevel 2 gives the failing program's detailed log", (t) => {
   t.after(() => other.close());
   assert.throws(() => other.load({ logLevel: 3 }), { code: "EINVAL_ARG" });
 });
+
+test("a verifier log larger than logSize still shows its end and says so", (t) => {
+  const pinRoot = tempPinDir(cleanupFor(t), "obj");
+  const obj = b.openObject(rejectObj, { pinRoot });
+  const err = nativeError(() => obj.load({ logSize: 1024 }));
+  assert.equal(err.errno, 28, "ENOSPC: the kernel fails a load whose log was truncated");
+  assert.match(err.message, /its log did not fit in logSize 1024/);
+  assert.match(
+    err.verifierLog ?? "",
+    /invalid access to packet/,
+    "the kernel keeps the log's tail",
+  );
+});

@@ -179,7 +179,9 @@ test("draining reaches a million records per second", (t) => {
 // (like a socket), a closed one must not; exiting with one still open runs the
 // env cleanup hook, which must not crash.
 function runChild(body: string, onBatch = "() => {}"): { status: number | null; stderr: string } {
-  const addon = createRequire(import.meta.url).resolve("../../native/build/Release/fairway_native.node");
+  const addon = createRequire(import.meta.url).resolve(
+    "../../native/build/Release/fairway_native.node",
+  );
   const script = `
     const b = require(${JSON.stringify(addon)});
     const obj = b.openObject(${JSON.stringify(bpfObject("native_ringbuf", "test"))});

@@ -35,7 +35,8 @@ test("too small a dataOutSize is ETESTRUN/ENOSPC naming both sizes", (t) => {
     code: "ETESTRUN",
     errno: 28,
     syscall: "bpf_prog_test_run_opts",
-    message: /^test run of program fd \d+ failed \(output is 60 bytes, dataOutSize was 10\): No space left on device$/,
+    message:
+      /^test run of program fd \d+ failed \(output is 60 bytes, dataOutSize was 10\): No space left on device$/,
   });
 });
 

@@ -189,6 +189,11 @@ async function makeLab(c: Cleanup, mode: "veth" | "veth-legacy" = "veth"): Promi
   const pinRoot = tempPinDir(c, "tr");
   const [ha, hb, up] = [uniqueName("a"), uniqueName("b"), uniqueName("u")];
   const ipn = (...args: string[]) => run("ip", ["-n", ns.name, ...args]);
+  // Quiet links: no IPv6 router solicitations or MLD reports that the
+  // attached programs would count between our runs.
+  for (const key of ["all", "default"]) {
+    run("ip", ["netns", "exec", ns.name, "sysctl", "-qw", `net.ipv6.conf.${key}.disable_ipv6=1`]);
+  }
   for (const name of [ha, hb, up]) {
     ipn("link", "add", name, "type", "veth", "peer", "name", `${name}p`);
     ipn("link", "set", name, "up");
@@ -315,8 +320,16 @@ test("from_container: malformed and spoofed frames are dropped and counted; ARP 
     "DROP_INVALID_TCP_HDR_LEN",
   ]);
   assert.equal(lab.dp.pathStats().FORWARD_PATH_STACK_NOT_IP?.packets, 1n);
-  assert.equal(lab.dp.endpointStats(A.id)!.drop.packets, 2n, "malformed, with A's source: A's drops");
-  assert.equal(lab.dp.endpointStats(B.id)!.drop.packets, 0n, "a spoofer is not charged to its victim");
+  assert.equal(
+    lab.dp.endpointStats(A.id)!.drop.packets,
+    2n,
+    "malformed, with A's source: A's drops",
+  );
+  assert.equal(
+    lab.dp.endpointStats(B.id)!.drop.packets,
+    0n,
+    "a spoofer is not charged to its victim",
+  );
 });
 
 test("from_container in veth-legacy: counted, then every packet to the stack unchanged", async (t) => {
@@ -338,16 +351,25 @@ test("from_netdev: traffic for a local pod goes into it, the node's own stays wi
     data: eth(dstMac, NEIGH_MAC, 0x0800, l3),
     ifindex: lab.uplink.ifindex,
   });
-  const [toPod, toNode, otherHost, malformed] = runInNetns(lab.ns.path, lab.pinRoot, "from_netdev", [
-    onUplink(ipv4Udp("192.0.2.2", B.ip)),
-    onUplink(ipv4Udp("192.0.2.2", "192.0.2.1")),
-    onUplink(ipv4Udp("192.0.2.2", B.ip), "02:00:00:00:77:77"),
-    onUplink(ipv4Udp("192.0.2.2", B.ip, { ihl: 4 })),
-  ]);
+  const [toPod, toNode, otherHost, malformed] = runInNetns(
+    lab.ns.path,
+    lab.pinRoot,
+    "from_netdev",
+    [
+      onUplink(ipv4Udp("192.0.2.2", B.ip)),
+      onUplink(ipv4Udp("192.0.2.2", "192.0.2.1")),
+      onUplink(ipv4Udp("192.0.2.2", B.ip), "02:00:00:00:77:77"),
+      onUplink(ipv4Udp("192.0.2.2", B.ip, { ihl: 4 })),
+    ],
+  );
   assert.equal(toPod!.retval, TC_ACT_REDIRECT);
   assertRouted(toPod!.out, B.mac, lab.hostB.mac, 63);
   assert.equal(toNode!.retval, TC_ACT_OK);
-  assert.equal(otherHost!.retval, TC_ACT_OK, "not our MAC: the stack drops it, we do not forward it");
+  assert.equal(
+    otherHost!.retval,
+    TC_ACT_OK,
+    "not our MAC: the stack drops it, we do not forward it",
+  );
   assert.equal(malformed!.retval, TC_ACT_OK, "the uplink never drops what it does not understand");
   const paths = lab.dp.pathStats();
   assert.equal(paths.FORWARD_PATH_PEER?.packets, 1n);
@@ -369,7 +391,9 @@ test("an endpoint marked viaStack is left to the host stack in both directions",
     hostMac: lab.hostB.mac,
     viaStack: true,
   });
-  const [toB] = runInNetns(lab.ns.path, lab.pinRoot, "from_container", [fromA(lab, ipv4Udp(A.ip, B.ip))]);
+  const [toB] = runInNetns(lab.ns.path, lab.pinRoot, "from_container", [
+    fromA(lab, ipv4Udp(A.ip, B.ip)),
+  ]);
   assert.equal(toB!.retval, TC_ACT_OK);
   assert.equal(lab.dp.pathStats().FORWARD_PATH_STACK_ENDPOINT?.packets, 1n);
 });

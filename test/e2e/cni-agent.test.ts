@@ -12,6 +12,7 @@ import {
   existsSync,
   readdirSync,
   readFileSync,
+  readlinkSync,
   statSync,
   writeFileSync,
 } from "node:fs";
@@ -94,6 +95,7 @@ describe("fairway-cni against a running fairway-agent", () => {
 
   test("the agent installed the plugin (0755) and the 1.1.0 conflist", async () => {
     const plugin = join(dirs.binDir, "fairway-cni");
+    assert.equal(readlinkSync(plugin), "fairway-cni.mjs");
     assert.equal(statSync(plugin).mode & 0o777, 0o755);
     assert.deepEqual(readFileSync(plugin), readFileSync(bundle.path));
     const conflist = JSON.parse(readFileSync(join(dirs.confDir, "05-fairway.conflist"), "utf8"));
@@ -101,7 +103,7 @@ describe("fairway-cni against a running fairway-agent", () => {
     assert.equal(conflist.name, "fairway");
     assert.deepEqual(conflist.plugins, [{ type: "fairway-cni", agentSocket: dirs.socket }]);
     assert.deepEqual(readdirSync(dirs.confDir), ["05-fairway.conflist"], "no temporary files left");
-    assert.deepEqual(readdirSync(dirs.binDir), ["fairway-cni"]);
+    assert.deepEqual(readdirSync(dirs.binDir).sort(), ["fairway-cni", "fairway-cni.mjs"]);
     // Exec'd as an executable (shebang), the way runtimes run it.
     const run = await execPlugin(plugin, { CNI_COMMAND: "VERSION" }, { cniVersion: "1.1.0" });
     assert.equal(run.code, 0, run.stdout + run.stderr);

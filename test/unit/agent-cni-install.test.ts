@@ -4,6 +4,7 @@ import {
   mkdtempSync,
   readdirSync,
   readFileSync,
+  readlinkSync,
   rmSync,
   statSync,
   writeFileSync,
@@ -18,7 +19,7 @@ import {
   cniInstallModule,
 } from "../../src/agent/cni-install.ts";
 import { loadAgentConfig } from "../../src/agent/config.ts";
-import { writeFileAtomic } from "../../src/agent/fs-atomic.ts";
+import { symlinkAtomic, writeFileAtomic } from "../../src/agent/fs-atomic.ts";
 import { parseFlags } from "../../src/base/config.ts";
 import { silentLogger } from "../../src/base/log.ts";
 
@@ -78,6 +79,11 @@ test("start installs the plugin (0755) and the conflist; a second start changes 
   const one = installer(config);
   await one.start();
   const plugin = join(binDir, "fairway-cni");
+  assert.equal(
+    readlinkSync(plugin),
+    "fairway-cni.mjs",
+    "the runtime execs a symlink to the ESM bundle",
+  );
   assert.equal(statSync(plugin).mode & 0o777, 0o755);
   assert.equal(readFileSync(plugin, "utf8"), readFileSync(bundle, "utf8"));
   const conflist = join(confDir, CONFLIST_NAME);
@@ -90,7 +96,7 @@ test("start installs the plugin (0755) and the conflist; a second start changes 
   await installer(config).start();
   assert.match(readFileSync(plugin, "utf8"), /v2/, "a new bundle replaces the plugin");
   await one.stop();
-  assert.deepEqual(readdirSync(binDir), ["fairway-cni"]);
+  assert.deepEqual(readdirSync(binDir).sort(), ["fairway-cni", "fairway-cni.mjs"]);
   assert.deepEqual(readdirSync(confDir), [CONFLIST_NAME]);
 });
 
@@ -120,4 +126,14 @@ test("writeFileAtomic replaces through a dot-named temporary file, fixing the mo
   assert.equal(statSync(path).mode & 0o777, 0o644);
   assert.equal(writeFileAtomic(path, "new", 0o644), false);
   assert.deepEqual(readdirSync(join(root, "d")), ["f.conflist"]);
+});
+
+test("symlinkAtomic replaces a regular file (an older install) and is idempotent", (t) => {
+  const { root } = tree(t);
+  const path = join(root, "fairway-cni");
+  writeFileSync(path, "old copy");
+  assert.equal(symlinkAtomic("fairway-cni.mjs", path), true);
+  assert.equal(readlinkSync(path), "fairway-cni.mjs");
+  assert.equal(symlinkAtomic("fairway-cni.mjs", path), false);
+  assert.deepEqual(readdirSync(root).sort(), ["fairway-cni", "fairway-cni.js"]);
 });

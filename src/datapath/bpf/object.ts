@@ -13,7 +13,11 @@ import {
 } from "../native/binding.ts";
 
 export interface BpfObjectOptions {
-  /** Maps declared LIBBPF_PIN_BY_NAME are pinned under this bpffs directory, and reused when already there. */
+  /**
+   * Maps declared LIBBPF_PIN_BY_NAME are pinned under this bpffs directory, and
+   * reused when already there. Default DEFAULT_PIN_ROOT (never bpffs's root,
+   * which is where libbpf would put them).
+   */
   pinRoot?: string;
   /** Load-time globals (`const volatile` in .rodata, or .data/.bss), already encoded. */
   globals?: Record<string, Uint8Array>;
@@ -26,6 +30,8 @@ export interface BpfObjectOptions {
   /** Verifier log size for the failure report (bytes). */
   logSize?: number;
 }
+
+export const DEFAULT_PIN_ROOT = "/sys/fs/bpf/fairway";
 
 export interface BpfProgram {
   readonly name: string;
@@ -50,7 +56,7 @@ export class BpfObject {
   static load(path: string, options: BpfObjectOptions = {}): BpfObject {
     const b = loadNative();
     const handle = native(
-      () => b.openObject(path, options.pinRoot ? { pinRoot: options.pinRoot } : {}),
+      () => b.openObject(path, { pinRoot: options.pinRoot ?? DEFAULT_PIN_ROOT }),
       `opening BPF object ${path}`,
     );
     try {

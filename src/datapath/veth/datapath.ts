@@ -182,7 +182,13 @@ export class VethDatapath {
   /** The program id attached to an interface's ingress at Fairway's priority, or null. */
   attachedProgramId(ref: LinkRef): number | null {
     const ifindex = linkIndex(ref, { netns: this.netns });
-    return queryTc({ ifindex, netns: this.netns, direction: "ingress", priority: VETH_TC_PRIORITY, handle: TC_HANDLE });
+    return queryTc({
+      ifindex,
+      netns: this.netns,
+      direction: "ingress",
+      priority: VETH_TC_PRIORITY,
+      handle: TC_HANDLE,
+    });
   }
 
   /** Per-endpoint counters, summed over CPUs. */
@@ -256,14 +262,26 @@ export class VethDatapath {
       throw err;
     }
     // Attached by an earlier agent, or a hook we must leave: the filter only.
-    new TcAttachment(ifindex, this.netns ?? "", "ingress", VETH_TC_PRIORITY, TC_HANDLE, 0, false).detach();
+    new TcAttachment(
+      ifindex,
+      this.netns ?? "",
+      "ingress",
+      VETH_TC_PRIORITY,
+      TC_HANDLE,
+      0,
+      false,
+    ).detach();
     return true;
   }
 
   private seedStats(endpointId: number, map: LoadedObjects["maps"]["epStats"]): void {
     const zero = { packets: 0n, bytes: 0n };
     try {
-      map.update(endpointId, { egress: zero, stack: zero, drop: zero, ingress: zero }, UpdateFlags.NOEXIST);
+      map.update(
+        endpointId,
+        { egress: zero, stack: zero, drop: zero, ingress: zero },
+        UpdateFlags.NOEXIST,
+      );
     } catch (err) {
       if (errnoOf(err) !== 17 /* EEXIST: keep the counts of a re-attached endpoint */) throw err;
     }
@@ -293,7 +311,10 @@ export class VethDatapath {
   private validate(spec: EndpointSpec): EndpointRecord {
     const id = spec.endpointId;
     if (!Number.isInteger(id) || id < 1 || id > UINT32_MAX) {
-      throw vethError(VethErrorCode.INVALID, `endpoint id must be an integer in 1..${UINT32_MAX}, got ${id}`);
+      throw vethError(
+        VethErrorCode.INVALID,
+        `endpoint id must be an integer in 1..${UINT32_MAX}, got ${id}`,
+      );
     }
     if (spec.podIps.length === 0) {
       throw vethError(VethErrorCode.INVALID, `endpoint ${id}: no pod IP given`);

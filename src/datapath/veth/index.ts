@@ -2,9 +2,9 @@
 // per-node program set with its endpoint map, and the per-pod plumbing.
 // See README.md for the packet paths and how to inspect them.
 export {
+  EndpointFlags,
   type EndpointRecord,
   type EndpointSpec,
-  EndpointFlags,
   type RestoreResult,
   VETH_TC_PRIORITY,
   VethDatapath,
@@ -13,11 +13,11 @@ export { VethErrorCode } from "./errors.ts";
 export { randomMac } from "./keys.ts";
 export { VETH_MODES, type VethLoadOptions, type VethMode } from "./objects.ts";
 export {
-  POD_GATEWAY_V4,
-  POD_GATEWAY_V6,
   type PlumbedPod,
   type PlumbOptions,
   type PlumbSpec,
+  POD_GATEWAY_V4,
+  POD_GATEWAY_V6,
   plumbPod,
   unplumbPod,
 } from "./plumb.ts";

@@ -48,7 +48,9 @@ export function objectDir(explicit?: string): string {
     : [process.env.FAIRWAY_BPF_DIR, join(here, "bpf"), join(here, "../../../build/bpf")].filter(
         (d): d is string => !!d,
       );
-  const found = candidates.find((d) => existsSync(join(d, "lxc.o")) && existsSync(join(d, "host.o")));
+  const found = candidates.find(
+    (d) => existsSync(join(d, "lxc.o")) && existsSync(join(d, "host.o")),
+  );
   if (!found) {
     throw vethError(
       VethErrorCode.OBJECT_MISSING,

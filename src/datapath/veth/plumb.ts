@@ -97,12 +97,22 @@ export async function plumbPod(spec: PlumbSpec, opts: PlumbOptions = {}): Promis
     for (const ip of ips) await podSide(ifname, ip, hostMac, pod);
     for (const ip of ips) await hostSide(spec.hostIfname, ip, podMac, node);
     const hostIfindex = net.linkIndex(spec.hostIfname, node);
-    return { netnsPath: spec.netnsPath, ifname, hostIfname: spec.hostIfname, hostIfindex, hostMac, podMac, podIps: ips };
+    return {
+      netnsPath: spec.netnsPath,
+      ifname,
+      hostIfname: spec.hostIfname,
+      hostIfindex,
+      hostMac,
+      podMac,
+      podIps: ips,
+    };
   } catch (err) {
     await net.deleteLinkIfExists(spec.hostIfname, node).catch(() => undefined);
     throw err instanceof FairwayError
       ? err
-      : vethError(VethErrorCode.INVALID, `plumbPod ${spec.hostIfname}: ${String(err)}`, { cause: err });
+      : vethError(VethErrorCode.INVALID, `plumbPod ${spec.hostIfname}: ${String(err)}`, {
+          cause: err,
+        });
   } finally {
     // A cached socket inside the pod's namespace would keep it alive after the
     // runtime deletes it.
@@ -127,19 +137,35 @@ function hostSysctls(hostIfname: string, ips: string[], opts: PlumbOptions): voi
   }
 }
 
-async function podSide(ifname: string, ip: string, hostMac: string, pod: net.NetOptions): Promise<void> {
+async function podSide(
+  ifname: string,
+  ip: string,
+  hostMac: string,
+  pod: net.NetOptions,
+): Promise<void> {
   if (familyOf(ip) === 4) {
     await net.replaceAddress(ifname, { address: `${ip}/32` }, pod);
     await net.replaceNeighbour({ address: POD_GATEWAY_V4, lladdr: hostMac, dev: ifname }, pod);
-    await net.replaceRoute({ dst: "default", gateway: POD_GATEWAY_V4, dev: ifname, onlink: true }, pod);
+    await net.replaceRoute(
+      { dst: "default", gateway: POD_GATEWAY_V4, dev: ifname, onlink: true },
+      pod,
+    );
     return;
   }
   await net.replaceAddress(ifname, { address: `${ip}/128`, noDad: true }, pod);
-  await net.replaceNeighbour({ address: POD_GATEWAY_V6, lladdr: hostMac, dev: ifname, router: true }, pod);
+  await net.replaceNeighbour(
+    { address: POD_GATEWAY_V6, lladdr: hostMac, dev: ifname, router: true },
+    pod,
+  );
   await net.replaceRoute({ dst: "default6", gateway: POD_GATEWAY_V6, dev: ifname }, pod);
 }
 
-async function hostSide(hostIfname: string, ip: string, podMac: string, node: net.NetOptions): Promise<void> {
+async function hostSide(
+  hostIfname: string,
+  ip: string,
+  podMac: string,
+  node: net.NetOptions,
+): Promise<void> {
   const host = familyOf(ip) === 4 ? `${ip}/32` : `${ip}/128`;
   await net.replaceRoute({ dst: host, dev: hostIfname }, node);
   await net.replaceNeighbour({ address: ip, lladdr: podMac, dev: hostIfname }, node);

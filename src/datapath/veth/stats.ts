@@ -1,9 +1,10 @@
 // Reading the forwarding counters (bpf/lib/counters.h): per-CPU values summed,
 // keyed by the names the C side uses (enum forward_path, enum drop_reason).
+
+import type { BpfMap } from "../bpf/map.ts";
 import { DROP_REASON_MAX, dropReasonInfo } from "../generated/drop_reasons.ts";
 import { ForwardPath } from "../generated/events.ts";
 import { type EpStats, type FwdCounter, maps } from "../generated/lxc.ts";
-import type { BpfMap } from "../bpf/map.ts";
 
 export interface Counter {
   packets: bigint;
@@ -29,7 +30,10 @@ function add(into: Counter, c: FwdCounter): void {
 }
 
 /** Sums one endpoint's per-CPU counters; undefined when the endpoint has none. */
-export function sumEndpoint(map: BpfMap<number, EpStats>, endpointId: number): EndpointCounters | undefined {
+export function sumEndpoint(
+  map: BpfMap<number, EpStats>,
+  endpointId: number,
+): EndpointCounters | undefined {
   const perCpu = map.lookupPerCpu(endpointId);
   if (!perCpu) return undefined;
   const out: EndpointCounters = { egress: zero(), stack: zero(), drop: zero(), ingress: zero() };
@@ -42,7 +46,11 @@ export function sumEndpoint(map: BpfMap<number, EpStats>, endpointId: number): E
   return out;
 }
 
-function sumArray(map: BpfMap<number, FwdCounter>, max: number, name: (i: number) => string): Record<string, Counter> {
+function sumArray(
+  map: BpfMap<number, FwdCounter>,
+  max: number,
+  name: (i: number) => string,
+): Record<string, Counter> {
   const out: Record<string, Counter> = {};
   for (let i = 0; i < max; i++) {
     const perCpu = map.lookupPerCpu(i);

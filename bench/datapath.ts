@@ -1,0 +1,333 @@
+// Pod-to-pod on one node: what the datapath costs a request/response and a bulk
+// transfer, four ways side by side in one run:
+//
+//   veth-pair       two namespaces joined by a bare veth pair: no node at all,
+//                   the ceiling every pod datapath is measured against;
+//   bridge          the reference `bridge` CNI plugin's setup: a Linux bridge in
+//                   the node namespace (gateway IP on it), both pods' veths
+//                   enslaved, pods in one /24 (br_netfilter as the kernel has it);
+//   fairway-legacy  Fairway's plumbing (plumbPod) with the programs in
+//                   veth-legacy mode: the host routing table forwards;
+//   fairway-veth    the same plumbing in veth mode: bpf_redirect_peer.
+//
+// Request/response: bench/tools/tcp_rr.c (compiled here with gcc), one 1-byte
+// transaction in flight over one TCP connection, like netperf TCP_RR: its
+// rate is 1/RTT, and Node's own overhead would hide the differences.
+// Throughput: iperf3, one stream. Client pinned to CPU 0, server to CPU 1.
+// Rounds interleave the configurations (order rotated each round); the table
+// reports medians over rounds and ratios to the ceiling.
+//
+//   node --import tsx bench/datapath.ts [--rounds 5] [--seconds 3] [--bytes 1]
+//
+// Root only. Writes bench/results/datapath.json and prints a markdown table.
+// Everything is named fwtb* and removed at the end, also on failure or Ctrl-C.
+
+import { type ChildProcess, execFileSync, spawn } from "node:child_process";
+import { mkdirSync, rmSync, writeFileSync } from "node:fs";
+import { cpus, loadavg } from "node:os";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { parseArgs } from "node:util";
+import * as net from "../src/datapath/net/index.ts";
+import { plumbPod, VethDatapath, type VethMode } from "../src/datapath/veth/index.ts";
+
+const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..");
+const RR_PORT = 9000;
+const IPERF_PORT = 9001;
+const CLIENT_CPU = "0";
+const SERVER_CPU = "1";
+const tag = `fwtb${process.pid.toString(36)}`;
+
+interface Setup {
+  name: string;
+  client: string; // netns name
+  server: string;
+  serverIp: string;
+}
+
+interface Sample {
+  rate: number;
+  p50: number;
+  p99: number;
+  gbps: number;
+}
+
+// --- resources, released at the end whatever happens
+
+const namespaces: string[] = [];
+const pinDirs: string[] = [];
+const processes: ChildProcess[] = [];
+const datapaths: VethDatapath[] = [];
+
+function sh(cmd: string, args: string[]): string {
+  try {
+    return execFileSync(cmd, args, { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] });
+  } catch (err) {
+    const e = err as { stderr?: string; message: string };
+    throw new Error(`${cmd} ${args.join(" ")}: ${e.stderr?.trim() || e.message}`);
+  }
+}
+
+function netns(suffix: string): string {
+  const name = `${tag}${suffix}`;
+  sh("ip", ["netns", "add", name]);
+  namespaces.push(name);
+  sh("ip", ["-n", name, "link", "set", "lo", "up"]);
+  return name;
+}
+
+function cleanup(): void {
+  for (const p of processes) p.kill("SIGKILL");
+  for (const d of datapaths) d.close();
+  net.closeNetlinkSockets();
+  for (const n of namespaces) {
+    try {
+      execFileSync("ip", ["netns", "del", n], { stdio: "ignore" });
+    } catch {
+      // already gone
+    }
+  }
+  for (const d of pinDirs) rmSync(d, { recursive: true, force: true });
+}
+
+// --- the four configurations
+
+function vethPair(): Setup {
+  const [a, b] = [netns("c1"), netns("c2")];
+  sh("ip", ["-n", a, "link", "add", "eth0", "type", "veth", "peer", "name", "eth0", "netns", b]);
+  sh("ip", ["-n", a, "addr", "add", "10.250.0.1/24", "dev", "eth0"]);
+  sh("ip", ["-n", b, "addr", "add", "10.250.0.2/24", "dev", "eth0"]);
+  sh("ip", ["-n", a, "link", "set", "eth0", "up"]);
+  sh("ip", ["-n", b, "link", "set", "eth0", "up"]);
+  return { name: "veth-pair", client: a, server: b, serverIp: "10.250.0.2" };
+}
+
+function bridge(): Setup {
+  const node = netns("bn");
+  sh("ip", ["netns", "exec", node, "sysctl", "-qw", "net.ipv4.ip_forward=1"]);
+  sh("ip", ["-n", node, "link", "add", "br0", "type", "bridge"]);
+  sh("ip", ["-n", node, "addr", "add", "10.251.0.1/24", "dev", "br0"]);
+  sh("ip", ["-n", node, "link", "set", "br0", "up"]);
+  const pods = ["b1", "b2"].map((s, i) => {
+    const pod = netns(s);
+    const host = `veth${s}`;
+    sh("ip", ["-n", node, "link", "add", host, "type", "veth", "peer", "name", "eth0", "netns", pod]);
+    sh("ip", ["-n", node, "link", "set", host, "master", "br0", "up"]);
+    sh("ip", ["-n", pod, "addr", "add", `10.251.0.${i + 2}/24`, "dev", "eth0"]);
+    sh("ip", ["-n", pod, "link", "set", "eth0", "up"]);
+    sh("ip", ["-n", pod, "route", "add", "default", "via", "10.251.0.1"]);
+    return pod;
+  });
+  return { name: "bridge", client: pods[0]!, server: pods[1]!, serverIp: "10.251.0.3" };
+}
+
+async function fairway(mode: VethMode, subnet: number): Promise<Setup> {
+  const suffix = mode === "veth" ? "v" : "l";
+  const node = netns(`${suffix}n`);
+  const nodePath = `/run/netns/${node}`;
+  const pinRoot = `/sys/fs/bpf/${tag}${suffix}`;
+  pinDirs.push(pinRoot);
+  const dp = VethDatapath.load({ mode, pinRoot, netns: nodePath });
+  datapaths.push(dp);
+  const pods: string[] = [];
+  for (const [i, s] of ["1", "2"].entries()) {
+    const pod = netns(`${suffix}${s}`);
+    const p = await plumbPod(
+      {
+        netnsPath: `/run/netns/${pod}`,
+        hostIfname: `${tag}${suffix}${s}`,
+        podIps: [`10.${subnet}.0.${i + 2}`],
+      },
+      { netns: nodePath },
+    );
+    dp.attachEndpoint({
+      endpointId: i + 1,
+      hostIfindex: p.hostIfindex,
+      podIps: p.podIps,
+      podMac: p.podMac,
+      hostMac: p.hostMac,
+    });
+    pods.push(pod);
+  }
+  return {
+    name: `fairway-${mode === "veth" ? "veth" : "legacy"}`,
+    client: pods[0]!,
+    server: pods[1]!,
+    serverIp: `10.${subnet}.0.3`,
+  };
+}
+
+// --- measurement
+
+function compileRr(): string {
+  const out = join(ROOT, "build/bench/tcp_rr");
+  mkdirSync(dirname(out), { recursive: true });
+  sh("gcc", ["-O2", "-Wall", "-Wextra", "-Werror", "-o", out, join(ROOT, "bench/tools/tcp_rr.c")]);
+  return out;
+}
+
+function startServers(s: Setup, rr: string): void {
+  const pin = ["netns", "exec", s.server, "taskset", "-c", SERVER_CPU];
+  for (const args of [
+    [...pin, rr, "server", String(RR_PORT)],
+    [...pin, "iperf3", "-s", "-p", String(IPERF_PORT)],
+  ]) {
+    processes.push(spawn("ip", args, { stdio: "ignore" }));
+  }
+}
+
+async function waitListening(s: Setup): Promise<void> {
+  for (let i = 0; i < 100; i++) {
+    const out = sh("ip", ["netns", "exec", s.server, "ss", "-Hltn"]);
+    if (out.includes(`:${RR_PORT}`) && out.includes(`:${IPERF_PORT}`)) return;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`${s.name}: servers did not start listening`);
+}
+
+function clientCmd(s: Setup, args: string[]): string {
+  return sh("ip", ["netns", "exec", s.client, "taskset", "-c", CLIENT_CPU, ...args]);
+}
+
+function measure(s: Setup, rr: string, seconds: number, bytes: number): Sample {
+  const r = JSON.parse(
+    clientCmd(s, [rr, "client", s.serverIp, String(RR_PORT), String(seconds), String(bytes)]),
+  ) as { rate: number; p50_us: number; p99_us: number };
+  const ip = JSON.parse(
+    clientCmd(s, ["iperf3", "-c", s.serverIp, "-p", String(IPERF_PORT), "-t", String(seconds), "-J"]),
+  ) as { end: { sum_received: { bits_per_second: number } } };
+  return {
+    rate: r.rate,
+    p50: r.p50_us,
+    p99: r.p99_us,
+    gbps: ip.end.sum_received.bits_per_second / 1e9,
+  };
+}
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+}
+
+const round2 = (x: number) => Math.round(x * 100) / 100;
+
+interface Summary {
+  name: string;
+  rrRate: number;
+  p50us: number;
+  p99us: number;
+  gbps: number;
+  rrVsCeiling: number;
+  gbpsVsCeiling: number;
+  samples: Sample[];
+}
+
+function summarize(name: string, samples: Sample[], ceiling?: Summary): Summary {
+  const rrRate = Math.round(median(samples.map((x) => x.rate)));
+  const gbps = round2(median(samples.map((x) => x.gbps)));
+  return {
+    name,
+    rrRate,
+    p50us: round2(median(samples.map((x) => x.p50))),
+    p99us: round2(median(samples.map((x) => x.p99))),
+    gbps,
+    rrVsCeiling: ceiling ? round2(rrRate / ceiling.rrRate) : 1,
+    gbpsVsCeiling: ceiling ? round2(gbps / ceiling.gbps) : 1,
+    samples,
+  };
+}
+
+function table(rows: Summary[]): string {
+  const out = [
+    "| setup | TCP_RR trans/s | vs ceiling | p50 µs | p99 µs | iperf3 Gbit/s | vs ceiling |",
+    "|---|---:|---:|---:|---:|---:|---:|",
+  ];
+  for (const r of rows) {
+    out.push(
+      `| ${r.name} | ${r.rrRate} | ${r.rrVsCeiling.toFixed(2)}x | ${r.p50us} | ${r.p99us} | ${r.gbps} | ${r.gbpsVsCeiling.toFixed(2)}x |`,
+    );
+  }
+  return out.join("\n");
+}
+
+async function main(): Promise<void> {
+  if (process.getuid?.() !== 0) throw new Error("bench/datapath.ts needs root (namespaces, BPF)");
+  const { values } = parseArgs({
+    options: {
+      rounds: { type: "string", default: "5" },
+      seconds: { type: "string", default: "3" },
+      bytes: { type: "string", default: "1" },
+    },
+  });
+  const rounds = Number(values.rounds);
+  const seconds = Number(values.seconds);
+  const bytes = Number(values.bytes);
+  if (cpus().length < 2) throw new Error("needs 2 CPUs (client and server are pinned apart)");
+  process.on("SIGINT", () => {
+    cleanup();
+    process.exit(130);
+  });
+  const loadAtStart = loadavg().map(round2);
+  let summaries: Summary[];
+  try {
+    const rr = compileRr();
+    const setups = [vethPair(), bridge(), await fairway("veth-legacy", 252), await fairway("veth", 253)];
+    for (const s of setups) startServers(s, rr);
+    for (const s of setups) await waitListening(s);
+    for (const s of setups) measure(s, rr, 1, bytes); // warm-up: caches, neighbours, TCP metrics
+    const samples = new Map<string, Sample[]>(setups.map((s) => [s.name, []]));
+    for (let r = 0; r < rounds; r++) {
+      const order = [...setups.slice(r % setups.length), ...setups.slice(0, r % setups.length)];
+      for (const s of order) {
+        const x = measure(s, rr, seconds, bytes);
+        samples.get(s.name)!.push(x);
+        console.error(
+          `round ${r + 1}/${rounds} ${s.name}: ${Math.round(x.rate)} trans/s, p50 ${x.p50} µs, ${round2(x.gbps)} Gbit/s`,
+        );
+      }
+    }
+    const ceiling = summarize("veth-pair", samples.get("veth-pair")!);
+    summaries = setups.map((s) =>
+      s.name === "veth-pair" ? ceiling : summarize(s.name, samples.get(s.name)!, ceiling),
+    );
+  } finally {
+    cleanup();
+  }
+  const by = (n: string) => summaries.find((s) => s.name === n)!;
+  const veth = by("fairway-veth");
+  const target = {
+    rule: "fairway-veth TCP_RR >= 0.9x the veth-pair ceiling, and ahead of bridge and fairway-legacy",
+    met:
+      veth.rrVsCeiling >= 0.9 &&
+      veth.rrRate > by("bridge").rrRate &&
+      veth.rrRate > by("fairway-legacy").rrRate,
+  };
+  const env = {
+    kernel: sh("uname", ["-r"]).trim(),
+    node: process.version,
+    cpus: cpus().length,
+    cpuModel: cpus()[0]?.model ?? "",
+    iperf3: sh("iperf3", ["--version"]).split("\n")[0]!.trim(),
+    /** Bridged traffic goes through netfilter's hooks when this is 1 (br_netfilter). */
+    bridgeNfCallIptables: sh("cat", ["/proc/sys/net/bridge/bridge-nf-call-iptables"]).trim(),
+    loadavg: [loadAtStart, loadavg().map(round2)],
+  };
+  const out = join(ROOT, "bench/results/datapath.json");
+  mkdirSync(dirname(out), { recursive: true });
+  const result = {
+    date: new Date().toISOString(),
+    env,
+    params: { rounds, seconds, bytes, clientCpu: CLIENT_CPU, serverCpu: SERVER_CPU },
+    results: summaries,
+    target,
+  };
+  writeFileSync(out, `${JSON.stringify(result, null, 2)}\n`);
+  console.log(table(summaries));
+  console.log(
+    `\nmedians of ${rounds} interleaved rounds of ${seconds} s; ${bytes}-byte TCP_RR; ` +
+      `${env.cpus} CPUs; ${env.kernel}. Target (${target.rule}): ${target.met ? "met" : "NOT met"}. JSON: ${out}`,
+  );
+}
+
+await main();
