@@ -95,30 +95,32 @@ function cleanup(): void {
 
 // --- the four configurations
 
+/** `ip -n <ns> <words...>`; the command is one string of space-separated words. */
+const ipn = (ns: string, cmd: string) => sh("ip", ["-n", ns, ...cmd.split(" ")]);
+
 function vethPair(): Setup {
   const [a, b] = [netns("c1"), netns("c2")];
-  sh("ip", ["-n", a, "link", "add", "eth0", "type", "veth", "peer", "name", "eth0", "netns", b]);
-  sh("ip", ["-n", a, "addr", "add", "10.250.0.1/24", "dev", "eth0"]);
-  sh("ip", ["-n", b, "addr", "add", "10.250.0.2/24", "dev", "eth0"]);
-  sh("ip", ["-n", a, "link", "set", "eth0", "up"]);
-  sh("ip", ["-n", b, "link", "set", "eth0", "up"]);
+  ipn(a, `link add eth0 type veth peer name eth0 netns ${b}`);
+  ipn(a, "addr add 10.250.0.1/24 dev eth0");
+  ipn(b, "addr add 10.250.0.2/24 dev eth0");
+  ipn(a, "link set eth0 up");
+  ipn(b, "link set eth0 up");
   return { name: "veth-pair", client: a, server: b, serverIp: "10.250.0.2" };
 }
 
 function bridge(): Setup {
   const node = netns("bn");
   sh("ip", ["netns", "exec", node, "sysctl", "-qw", "net.ipv4.ip_forward=1"]);
-  sh("ip", ["-n", node, "link", "add", "br0", "type", "bridge"]);
-  sh("ip", ["-n", node, "addr", "add", "10.251.0.1/24", "dev", "br0"]);
-  sh("ip", ["-n", node, "link", "set", "br0", "up"]);
+  ipn(node, "link add br0 type bridge");
+  ipn(node, "addr add 10.251.0.1/24 dev br0");
+  ipn(node, "link set br0 up");
   const pods = ["b1", "b2"].map((s, i) => {
     const pod = netns(s);
-    const host = `veth${s}`;
-    sh("ip", ["-n", node, "link", "add", host, "type", "veth", "peer", "name", "eth0", "netns", pod]);
-    sh("ip", ["-n", node, "link", "set", host, "master", "br0", "up"]);
-    sh("ip", ["-n", pod, "addr", "add", `10.251.0.${i + 2}/24`, "dev", "eth0"]);
-    sh("ip", ["-n", pod, "link", "set", "eth0", "up"]);
-    sh("ip", ["-n", pod, "route", "add", "default", "via", "10.251.0.1"]);
+    ipn(node, `link add veth${s} type veth peer name eth0 netns ${pod}`);
+    ipn(node, `link set veth${s} master br0 up`);
+    ipn(pod, `addr add 10.251.0.${i + 2}/24 dev eth0`);
+    ipn(pod, "link set eth0 up");
+    ipn(pod, "route add default via 10.251.0.1");
     return pod;
   });
   return { name: "bridge", client: pods[0]!, server: pods[1]!, serverIp: "10.251.0.3" };
@@ -196,9 +198,10 @@ function measure(s: Setup, rr: string, seconds: number, bytes: number): Sample {
   const r = JSON.parse(
     clientCmd(s, [rr, "client", s.serverIp, String(RR_PORT), String(seconds), String(bytes)]),
   ) as { rate: number; p50_us: number; p99_us: number };
-  const ip = JSON.parse(
-    clientCmd(s, ["iperf3", "-c", s.serverIp, "-p", String(IPERF_PORT), "-t", String(seconds), "-J"]),
-  ) as { end: { sum_received: { bits_per_second: number } } };
+  const iperf = ["iperf3", "-c", s.serverIp, "-p", String(IPERF_PORT), "-t", String(seconds)];
+  const ip = JSON.parse(clientCmd(s, [...iperf, "-J"])) as {
+    end: { sum_received: { bits_per_second: number } };
+  };
   return {
     rate: r.rate,
     p50: r.p50_us,
@@ -276,7 +279,12 @@ async function main(): Promise<void> {
   let summaries: Summary[];
   try {
     const rr = compileRr();
-    const setups = [vethPair(), bridge(), await fairway("veth-legacy", 252), await fairway("veth", 253)];
+    const setups = [
+      vethPair(),
+      bridge(),
+      await fairway("veth-legacy", 252),
+      await fairway("veth", 253),
+    ];
     for (const s of setups) startServers(s, rr);
     for (const s of setups) await waitListening(s);
     for (const s of setups) measure(s, rr, 1, bytes); // warm-up: caches, neighbours, TCP metrics

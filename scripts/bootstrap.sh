@@ -49,16 +49,19 @@ ensure_mounts() {
 
 ensure_npm() {
   local want have=""
-  want=$(sha256sum package-lock.json | cut -d' ' -f1)
+  want=$(cat package.json package-lock.json | sha256sum | cut -d' ' -f1)
   [[ -f node_modules/.fairway-lock ]] && have=$(cat node_modules/.fairway-lock)
   [[ "$want" == "$have" ]] && return 0
-  say "installing npm packages (npm ci)"
+  say "installing npm packages"
   # better-sqlite3 compiles from source (no prebuilt downloads here): point
   # node-gyp at the installed Node headers.
   local flag; flag=$(nodedir_flag)
   [[ -n "$flag" ]] && export npm_config_nodedir=${flag#--nodedir=}
-  npm ci --no-audit --no-fund --loglevel=error
-  echo "$want" > node_modules/.fairway-lock
+  # `npm install`, not `npm ci`: the registry reachable here lacks the optional
+  # per-platform packages of some tools (e.g. Biome's Android/Windows builds),
+  # which npm ci treats as a lock mismatch. The lock still pins every version.
+  npm install --no-audit --no-fund --loglevel=error
+  cat package.json package-lock.json | sha256sum | cut -d' ' -f1 > node_modules/.fairway-lock
 }
 
 # Node headers: node-gyp cannot download them here, Debian/NodeSource ship them.

@@ -10,11 +10,13 @@
 // the parent's maps), runs the frames and prints the results as JSON.
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
+import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { test } from "node:test";
 import { pathToFileURL } from "node:url";
+import { parseEnums } from "../../scripts/gen-codecs/c-source.ts";
 import * as net from "../../src/datapath/net/index.ts";
-import { VethDatapath } from "../../src/datapath/veth/index.ts";
+import { EndpointFlags, VethDatapath } from "../../src/datapath/veth/index.ts";
 import {
   bpfObject,
   type Cleanup,
@@ -380,9 +382,8 @@ test("from_netdev: traffic for a local pod goes into it, the node's own stays wi
   assert.deepEqual(lab.dp.dropStats(), {});
 });
 
-test("an endpoint marked viaStack is left to the host stack in both directions", async (t) => {
-  const c = cleanupFor(t);
-  const lab = await makeLab(c);
+test("an endpoint marked viaStack is left to the host stack, from pods and from the uplink", async (t) => {
+  const lab = await makeLab(cleanupFor(t));
   lab.dp.attachEndpoint({
     endpointId: B.id,
     hostIfindex: lab.hostB.ifindex,
@@ -394,6 +395,24 @@ test("an endpoint marked viaStack is left to the host stack in both directions",
   const [toB] = runInNetns(lab.ns.path, lab.pinRoot, "from_container", [
     fromA(lab, ipv4Udp(A.ip, B.ip)),
   ]);
+  const [fromUplink] = runInNetns(lab.ns.path, lab.pinRoot, "from_netdev", [
+    {
+      data: eth(lab.uplink.mac, NEIGH_MAC, 0x0800, ipv4Udp("192.0.2.2", B.ip)),
+      ifindex: lab.uplink.ifindex,
+    },
+  ]);
   assert.equal(toB!.retval, TC_ACT_OK);
-  assert.equal(lab.dp.pathStats().FORWARD_PATH_STACK_ENDPOINT?.packets, 1n);
+  assert.equal(fromUplink!.retval, TC_ACT_OK);
+  assert.equal(lab.dp.pathStats().FORWARD_PATH_STACK_ENDPOINT?.packets, 2n);
+});
+
+test("the TypeScript mirror of enum endpoint_flags matches bpf/lib/endpoint.h", () => {
+  const file = "bpf/lib/endpoint.h";
+  const flags = parseEnums(readFileSync(join(repoRoot, file), "utf8"), file).find(
+    (e) => e.name === "endpoint_flags",
+  )!;
+  assert.deepEqual(
+    Object.fromEntries(flags.entries.map((e) => [e.name.replace(/^ENDPOINT_F_/, ""), e.value])),
+    EndpointFlags,
+  );
 });

@@ -1,14 +1,14 @@
 // The veth datapath on a real topology, all in throw-away namespaces:
 //
-//   pod A (eth0 10.244.7.10) ─┐
-//                             ├─ node: host veths + plumbPod routes, lxc.o/host.o
-//   pod B (eth0 10.244.7.11) ─┘        uplink 192.168.207.1/24
-//                                         │
-//                                  outside 192.168.207.2/24 (route 10.244/16 via node)
+//   pod A (eth0 10.244.7.10, fd00:244:7::10) ─┐
+//                                             ├─ node: host veths, plumbPod routes,
+//   pod B (eth0 10.244.7.11, fd00:244:7::11) ─┘  lxc.o/host.o; uplink 192.168.207.1/24,
+//                                                 │                 fd00:207::1/64
+//                      outside 192.168.207.2/24, fd00:207::2/64 (routes to the pods via the node)
 //
-// With `iptables -A FORWARD -j DROP` in the node, traffic the host stack
-// forwards dies; traffic the programs forward does not. That is how these
-// tests tell the eBPF path from the host path, besides the counters.
+// With `iptables -A FORWARD -j DROP` (and ip6tables) in the node, traffic the
+// host stack forwards dies; traffic the programs forward does not. That is how
+// these tests tell the eBPF path from the host path, besides the counters.
 import assert from "node:assert/strict";
 import { execFile, spawn } from "node:child_process";
 import { existsSync } from "node:fs";
@@ -35,10 +35,12 @@ import {
 requireRoot();
 
 const execFileAsync = promisify(execFile);
-const POD_A = { ip: "10.244.7.10", id: 101 };
-const POD_B = { ip: "10.244.7.11", id: 102 };
+const POD_A = { ip: "10.244.7.10", ip6: "fd00:244:7::10", id: 101 };
+const POD_B = { ip: "10.244.7.11", ip6: "fd00:244:7::11", id: 102 };
 const NODE_UPLINK_IP = "192.168.207.1";
 const OUTSIDE_IP = "192.168.207.2";
+const NODE_UPLINK_IP6 = "fd00:207::1";
+const OUTSIDE_IP6 = "fd00:207::2";
 
 interface Ns {
   name: string;
@@ -86,17 +88,20 @@ async function makeLab(c: Cleanup, mode: VethMode): Promise<Lab> {
   run("ip", ["-n", outside.name, "addr", "add", `${OUTSIDE_IP}/24`, "dev", "eth0"]);
   run("ip", ["-n", outside.name, "link", "set", "eth0", "up"]);
   run("ip", ["-n", outside.name, "route", "add", "10.244.0.0/16", "via", NODE_UPLINK_IP]);
+  run("ip", ["-n", node.name, "addr", "add", `${NODE_UPLINK_IP6}/64`, "dev", uplink, "nodad"]);
+  run("ip", ["-n", outside.name, "addr", "add", `${OUTSIDE_IP6}/64`, "dev", "eth0", "nodad"]);
+  run("ip", ["-n", outside.name, "route", "add", "fd00:244::/32", "via", NODE_UPLINK_IP6]);
 
-  const dp = VethDatapath.load({ mode, pinRoot, netns: node.path });
+  const dp = VethDatapath.load({ mode, pinRoot, netns: node.path, ipv6: true });
   let current = dp;
   c.defer(() => current.close());
   dp.attachUplink(uplink);
   const a = await plumbPod(
-    { netnsPath: podA.path, hostIfname: uniqueName("ha"), podIps: [`${POD_A.ip}/32`] },
+    { netnsPath: podA.path, hostIfname: uniqueName("ha"), podIps: [`${POD_A.ip}/32`, POD_A.ip6] },
     { netns: node.path },
   );
   const b = await plumbPod(
-    { netnsPath: podB.path, hostIfname: uniqueName("hb"), podIps: [POD_B.ip] },
+    { netnsPath: podB.path, hostIfname: uniqueName("hb"), podIps: [POD_B.ip, `${POD_B.ip6}/128`] },
     { netns: node.path },
   );
   for (const [pod, id] of [
@@ -172,13 +177,18 @@ async function tcpPingPong(client: Ns, server: Ns, ip: string, port = 5201): Pro
 
 function forwardDrop(lab: Lab): void {
   run("ip", inNs(lab.node, "iptables", "-A", "FORWARD", "-j", "DROP"));
+  run("ip", inNs(lab.node, "ip6tables", "-A", "FORWARD", "-j", "DROP"));
 }
 
-/** Packets the FORWARD DROP rule has seen: the host stack's forwarding. */
+/** Packets the FORWARD DROP rules have seen: the host stack's forwarding. */
 function forwardDrops(lab: Lab): number {
-  const out = run("ip", inNs(lab.node, "iptables", "-L", "FORWARD", "-v", "-x", "-n"));
-  const line = out.split("\n").find((l) => /\bDROP\b/.test(l) && !l.startsWith("Chain"));
-  return line ? Number(line.trim().split(/\s+/)[0]) : 0;
+  let n = 0;
+  for (const tool of ["iptables", "ip6tables"]) {
+    const out = run("ip", inNs(lab.node, tool, "-L", "FORWARD", "-v", "-x", "-n"));
+    const line = out.split("\n").find((l) => /\bDROP\b/.test(l) && !l.startsWith("Chain"));
+    n += line ? Number(line.trim().split(/\s+/)[0]) : 0;
+  }
+  return n;
 }
 
 test("veth: pod->pod and pod->outside bypass the host stack (FORWARD DROP changes nothing)", async (t) => {
@@ -187,6 +197,9 @@ test("veth: pod->pod and pod->outside bypass the host stack (FORWARD DROP change
   assert.ok(await pings(lab.podA, POD_B.ip), "ping pod A -> pod B");
   assert.ok(await pings(lab.podA, OUTSIDE_IP), "ping pod A -> outside");
   assert.ok(await pings(lab.outside, POD_A.ip), "ping outside -> pod A");
+  assert.ok(await pings(lab.podA, POD_B.ip6), "IPv6 ping pod A -> pod B");
+  assert.ok(await pings(lab.podA, OUTSIDE_IP6), "IPv6 ping pod A -> outside");
+  assert.ok(await pings(lab.outside, POD_A.ip6), "IPv6 ping outside -> pod A");
   assert.ok(await tcpPingPong(lab.podA, lab.podB, POD_B.ip), "TCP pod A -> pod B");
   assert.ok(await tcpPingPong(lab.podA, lab.outside, OUTSIDE_IP), "TCP pod A -> outside");
   assert.equal(forwardDrops(lab), 0, "the host's FORWARD chain saw none of it");
@@ -201,8 +214,8 @@ test("veth: pod->pod and pod->outside bypass the host stack (FORWARD DROP change
   assert.ok(viaFib > 0n, "pod->outside by the FIB");
   const a = lab.dp.endpointStats(POD_A.id)!;
   const b = lab.dp.endpointStats(POD_B.id)!;
-  assert.ok(a.egress.packets >= 6n + 6n, `pod A sent through BPF (${a.egress.packets})`);
-  assert.ok(a.ingress.packets >= 6n, `pod A received through BPF (${a.ingress.packets})`);
+  assert.ok(a.egress.packets >= 12n + 6n, `pod A sent through BPF (${a.egress.packets})`);
+  assert.ok(a.ingress.packets >= 12n, `pod A received through BPF (${a.ingress.packets})`);
   assert.ok(b.ingress.packets >= 3n && b.egress.packets >= 3n);
   assert.deepEqual(lab.dp.dropStats(), {});
 });
@@ -211,9 +224,11 @@ test("veth-legacy: same plumbing, the host routing table forwards; FORWARD DROP 
   const lab = await makeLab(cleanupFor(t), "veth-legacy");
   assert.ok(await pings(lab.podA, POD_B.ip), "ping pod A -> pod B");
   assert.ok(await pings(lab.podA, OUTSIDE_IP), "ping pod A -> outside");
+  assert.ok(await pings(lab.podA, POD_B.ip6), "IPv6 ping pod A -> pod B");
   assert.ok(await tcpPingPong(lab.podA, lab.podB, POD_B.ip), "TCP pod A -> pod B");
   forwardDrop(lab);
   assert.equal(await pings(lab.podA, POD_B.ip, 2), false, "pod A -> pod B blocked by FORWARD DROP");
+  assert.equal(await pings(lab.podA, POD_B.ip6, 2), false, "IPv6 too");
   assert.equal(
     await pings(lab.podA, OUTSIDE_IP, 2),
     false,
@@ -260,8 +275,8 @@ test("restart: traffic flows while the agent is gone; a new load restores endpoi
   assert.deepEqual(
     restored.endpoints.map((e) => [e.endpointId, e.hostIfindex, e.podIps, e.podMac, e.hostMac]),
     [
-      [POD_A.id, lab.a.hostIfindex, [POD_A.ip], lab.a.podMac, lab.a.hostMac],
-      [POD_B.id, lab.b.hostIfindex, [POD_B.ip], lab.b.podMac, lab.b.hostMac],
+      [POD_A.id, lab.a.hostIfindex, [POD_A.ip, POD_A.ip6], lab.a.podMac, lab.a.hostMac],
+      [POD_B.id, lab.b.hostIfindex, [POD_B.ip, POD_B.ip6], lab.b.podMac, lab.b.hostMac],
     ],
   );
   const newProg = dp.attachedProgramId(lab.a.hostIfname);
@@ -360,8 +375,8 @@ test("attachEndpoint refuses an address that belongs to another endpoint, and ch
   assert.deepEqual(
     lab.dp.endpoints().map((e) => [e.endpointId, e.podIps]),
     [
-      [POD_A.id, [POD_A.ip]],
-      [POD_B.id, [POD_B.ip]],
+      [POD_A.id, [POD_A.ip, POD_A.ip6]],
+      [POD_B.id, [POD_B.ip, POD_B.ip6]],
     ],
     "the address written before the conflict was rolled back",
   );

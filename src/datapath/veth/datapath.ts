@@ -14,7 +14,7 @@ import { errnoOf } from "../errors.ts";
 import type { EndpointInfo } from "../generated/lxc.ts";
 import { type LinkRef, linkIndex } from "../net/index.ts";
 import { VethErrorCode, vethError } from "./errors.ts";
-import { bytesToMac, endpointKey, keyToIp, macToBytes } from "./keys.ts";
+import { bytesToMac, endpointKey, familyOf, keyToIp, macToBytes } from "./keys.ts";
 import { type LoadedObjects, loadObjects, type VethLoadOptions, type VethMode } from "./objects.ts";
 import { type Counter, type EndpointCounters, sumDrops, sumEndpoint, sumPaths } from "./stats.ts";
 
@@ -305,7 +305,11 @@ export class VethDatapath {
       }
       r.podIps.push(keyToIp(key));
     }
-    return [...byKey.values()].sort((a, b) => a.endpointId - b.endpointId);
+    const records = [...byKey.values()].sort((a, b) => a.endpointId - b.endpointId);
+    // Map order is hash order: list IPv4 first, then IPv6, each sorted.
+    for (const r of records)
+      r.podIps.sort((a, b) => familyOf(a) - familyOf(b) || a.localeCompare(b));
+    return records;
   }
 
   private validate(spec: EndpointSpec): EndpointRecord {

@@ -14,7 +14,6 @@
 // host side saves the ARP round trip for it. The veth pair is created with
 // the peer directly inside the pod netns, under its final name.
 
-import { FairwayError } from "../../base/errors.ts";
 import * as net from "../net/index.ts";
 import { VethErrorCode, vethError } from "./errors.ts";
 import { bareIp, familyOf, randomMac } from "./keys.ts";
@@ -107,12 +106,9 @@ export async function plumbPod(spec: PlumbSpec, opts: PlumbOptions = {}): Promis
       podIps: ips,
     };
   } catch (err) {
+    // Release what we created: the host veth takes the pod's end with it.
     await net.deleteLinkIfExists(spec.hostIfname, node).catch(() => undefined);
-    throw err instanceof FairwayError
-      ? err
-      : vethError(VethErrorCode.INVALID, `plumbPod ${spec.hostIfname}: ${String(err)}`, {
-          cause: err,
-        });
+    throw err;
   } finally {
     // A cached socket inside the pod's namespace would keep it alive after the
     // runtime deletes it.
