@@ -81,10 +81,23 @@ ensure_native() {
   npx node-gyp rebuild --directory native $(nodedir_flag) --loglevel=error >/dev/null
 }
 
+WITH_TEST_TOOLS=0
+for arg in "$@"; do
+  case "$arg" in
+    --test-tools) WITH_TEST_TOOLS=1 ;;
+    *) say "unknown option $arg (known: --test-tools)"; exit 2 ;;
+  esac
+done
+
 ensure_packages
 ensure_mounts
 ensure_npm
 bash scripts/build-bpf.sh
 ensure_native
 node scripts/build.mjs
+# Peers the tests run against: a real kube-apiserver + etcd built from the Go
+# module proxy (minutes the first time, nothing after).
+if [[ $WITH_TEST_TOOLS -eq 1 ]]; then
+  bash scripts/get-kube-apiserver.sh
+fi
 say "ready"

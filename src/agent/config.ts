@@ -82,6 +82,8 @@ export const agentConfigSchema = z.strictObject({
     .strictObject({
       /** pod CIDRs of this node; empty: taken from the Node object */
       podCIDRs: z.array(cidr()).default([]),
+      /** "power": allocations survive power loss too (fsync per commit), not only a crash */
+      durability: z.enum(["process", "power"]).default("process"),
     })
     .prefault({}),
   cluster: z
@@ -91,6 +93,8 @@ export const agentConfigSchema = z.strictObject({
       directory: absPath().optional(),
       /** kubeconfig (source "kubernetes"); unset: in-cluster service account */
       kubeconfig: absPath().optional(),
+      /** relist (kubernetes) or rescan (directory) period; unset: the source's default; 0: off */
+      resyncSeconds: z.number().int().min(0).max(86_400).optional(),
     })
     .prefault({})
     .superRefine((c, ctx) => {

@@ -5,7 +5,7 @@
 
 import type { ModuleStatus, ReadinessReporter } from "../base/api.ts";
 import { ConfigError } from "../base/config.ts";
-import { errorMessage, FairwayError } from "../base/errors.ts";
+import { errorMessage, FairwayError, isFairwayError } from "../base/errors.ts";
 import type { Logger } from "../base/log.ts";
 import { type AnyModuleDecl, type Lifecycle, startOrder } from "../base/module.ts";
 import type { AgentConfig } from "./config.ts";
@@ -19,6 +19,14 @@ interface Entry {
 
 export function isReadinessReporter(value: unknown): value is ReadinessReporter {
   return typeof (value as Partial<ReadinessReporter> | undefined)?.readiness === "function";
+}
+
+/** The lines of a config error: ConfigError.problems, or details.problems (the convention of FairwayError config errors). */
+function problemLines(err: unknown): readonly string[] {
+  if (err instanceof ConfigError) return err.problems;
+  const listed = isFairwayError(err) ? err.details.problems : undefined;
+  if (Array.isArray(listed) && listed.every((p) => typeof p === "string")) return listed;
+  return [errorMessage(err)];
 }
 
 export class ModuleGraph {
@@ -36,8 +44,7 @@ export class ModuleGraph {
       try {
         slices.set(decl.id, decl.config(config));
       } catch (err) {
-        const lines = err instanceof ConfigError ? err.problems : [errorMessage(err)];
-        problems.push(...lines.map((line) => `module ${decl.id}: ${line}`));
+        problems.push(...problemLines(err).map((line) => `module ${decl.id}: ${line}`));
       }
     }
     if (problems.length > 0) throw new ConfigError("module configuration", problems);

@@ -3,7 +3,6 @@
 // Exit codes: 0 clean stop, 1 failure at run time, 2 bad configuration or usage.
 
 import { stringify as toYaml } from "yaml";
-import pkg from "../../package.json" with { type: "json" };
 import { ConfigError, envName, type ParsedFlag, parseFlags } from "../base/config.ts";
 import { errorMessage, isFairwayError } from "../base/errors.ts";
 import { createLogger } from "../base/log.ts";
@@ -17,6 +16,7 @@ import {
   loadAgentConfig,
 } from "./config.ts";
 import { agentModules } from "./modules.ts";
+import { AGENT_VERSION } from "./version.ts";
 
 export const EXIT_OK = 0;
 export const EXIT_FAILURE = 1;
@@ -45,7 +45,7 @@ export async function runAgent(
     return EXIT_OK;
   }
   if (has("version")) {
-    out(`fairway-agent ${pkg.version}\n`);
+    out(`fairway-agent ${AGENT_VERSION}\n`);
     return EXIT_OK;
   }
   const configFlag = flags.filter((f) => f.name === "config").at(-1);
@@ -76,7 +76,7 @@ export async function runAgent(
       config,
       log,
       modules: agentModules(options.subsystems),
-      version: pkg.version,
+      version: AGENT_VERSION,
     });
   } catch (e) {
     err(`fairway-agent: ${errorMessage(e)}\n`);
@@ -86,7 +86,7 @@ export async function runAgent(
   const signalled = waitForSignal(log);
   try {
     log.info(
-      { version: pkg.version, node: config.nodeName, modules: agent.moduleIds() },
+      { version: AGENT_VERSION, node: config.nodeName, modules: agent.moduleIds() },
       "fairway-agent starting",
     );
     await agent.start();

@@ -14,7 +14,7 @@ export const clusterConfigSchema = z.strictObject({
   /** manifest directory (source "directory"). */
   directory: z.string().min(1).optional(),
   /**
-   * kubernetes: relist every kind this often (default 300). directory: full
+   * kubernetes: relist every kind about this often (default 600). directory: full
    * rescan this often, the fallback for missed fs.watch events (default 10).
    * 0 turns it off.
    */
@@ -29,7 +29,7 @@ export interface ClusterConfig {
   readonly resyncSeconds: number;
 }
 
-export const DEFAULT_RESYNC_SECONDS = { kubernetes: 300, directory: 10 } as const;
+export const DEFAULT_RESYNC_SECONDS = { kubernetes: 600, directory: 10 } as const;
 
 /** Validates the slice; throws one E_CLUSTER_BAD_CONFIG that lists every problem. */
 export function parseClusterConfig(raw: unknown): ClusterConfig {

@@ -14,6 +14,7 @@ import { DirectorySource } from "./yamldir.ts";
 
 export type { ClusterConfig } from "./config.ts";
 export { clusterConfigSchema, DEFAULT_RESYNC_SECONDS, parseClusterConfig } from "./config.ts";
+export { formatStore } from "./debug.ts";
 export { ClusterCode, isGone, KubeApiError } from "./errors.ts";
 export type { KindName, KindSpec, ObjectOf } from "./kinds.ts";
 export { ALL_KINDS, collectionPath, isKindName, KINDS, objectKey } from "./kinds.ts";

@@ -18,7 +18,7 @@ export interface KubeSourceOptions {
   log: Logger;
   /** Path of a kubeconfig file; absent: in-cluster service account. */
   kubeconfig?: string;
-  /** Relist every kind this often; 0 turns resync off. */
+  /** Relist every kind about this often (±10%); 0 turns resync off. */
   resyncSeconds: number;
   /** Kinds to watch (default: the store's kinds). */
   kinds?: readonly KindName[];
@@ -57,9 +57,7 @@ export class KubeSource implements ClusterSource {
         }),
     );
     for (const r of this.reflectors) r.start();
-    if (this.o.resyncSeconds > 0) {
-      this.resyncTimer = setInterval(() => this.resync(), this.o.resyncSeconds * 1000);
-    }
+    this.scheduleResync();
     this.o.log.info(
       {
         kinds: this.kinds,
@@ -70,13 +68,23 @@ export class KubeSource implements ClusterSource {
     );
   }
 
+  /** The next periodic resync, 90-110% of the period so that nodes do not relist in step. */
+  private scheduleResync(): void {
+    if (this.o.resyncSeconds <= 0) return;
+    const ms = this.o.resyncSeconds * 1000 * (0.9 + Math.random() * 0.2);
+    this.resyncTimer = setTimeout(() => {
+      this.resync();
+      this.scheduleResync();
+    }, ms);
+  }
+
   /** Relists every kind now (the periodic resync calls this). */
   resync(): void {
     for (const r of this.reflectors) r.resync();
   }
 
   async stop(): Promise<void> {
-    clearInterval(this.resyncTimer);
+    clearTimeout(this.resyncTimer);
     this.resyncTimer = undefined;
     await Promise.all(this.reflectors.map((r) => r.stop()));
     this.running = false;

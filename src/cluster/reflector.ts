@@ -157,6 +157,7 @@ export class Reflector {
 
   private async loop(): Promise<void> {
     let failures = 0;
+    let goneInARow = 0;
     while (!this.stopped) {
       try {
         if (this.status.resourceVersion === "" || this.relistRequested) {
@@ -166,6 +167,7 @@ export class Reflector {
         if (this.stopped) break;
         if (await this.watchOnce()) {
           failures = 0;
+          goneInARow = 0;
           continue;
         }
         failures = Math.max(failures, 1); // ended at once without an error: do not spin
@@ -178,7 +180,8 @@ export class Reflector {
             { kind: this.o.kind, err: errorMessage(err) },
             "resourceVersion expired (410 Gone): relisting",
           );
-          continue;
+          // the first relists at once; 410s in a row without progress back off like failures
+          if (++goneInARow === 1) continue;
         }
         failures++;
         this.status.errors++;
@@ -219,6 +222,9 @@ export class Reflector {
       if (token === undefined) break;
     }
     if (this.stopped) return;
+    // a watch from "" would start at "now" and miss changes: never watch without one
+    if (rv === "")
+      throw new KubeApiError(this.path, undefined, "list answer without a resourceVersion");
     const objects = items.map((raw) => this.prepare(raw));
     this.o.store.replace(this.o.kind, objects);
     this.relistRequested = false;

@@ -384,7 +384,7 @@ describe("fairway-agent startup", () => {
     assert.equal(existsSync(dirs.runDir), false, "nothing was created");
   });
 
-  test("the product agent without a backend: live, not ready, CNI says try again / not available", async (t) => {
+  test("the product agent (ipam, cluster, no endpoint module yet): live, not ready, CNI says try again", async (t) => {
     const root = tempDir(t, "cni-nobackend");
     const dirs = agentDirs(root);
     const bundle = await buildPluginBundle(root);
@@ -392,6 +392,13 @@ describe("fairway-agent startup", () => {
     const agent = spawnAgent(t, AGENT_ENTRIES.product, ["--config", dirs.configFile], dirs.socket);
     await agent.running();
     assert.equal((await agentGet(dirs.socket, ROUTES.healthz)).status, 200);
+    const agentStatus = (await agentGet(dirs.socket, ROUTES.status)).body as {
+      modules: { id: string; state: string }[];
+    };
+    assert.deepEqual(
+      agentStatus.modules.map((m) => `${m.id}:${m.state}`),
+      ["ipam:started", "cluster:started", "cni-install:started"],
+    );
     const ready = await agentGet(dirs.socket, ROUTES.readyz);
     assert.equal(ready.status, 503);
     assert.match((ready.body as { message: string }).message, /no CNI backend/);

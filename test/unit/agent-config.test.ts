@@ -52,7 +52,7 @@ describe("agent config", () => {
       cgroupRoot: "/sys/fs/cgroup",
       log: { level: "info" },
       datapath: { mode: "veth" },
-      ipam: { podCIDRs: [] },
+      ipam: { podCIDRs: [], durability: "process" },
       cluster: { source: "kubernetes" },
       cni: { confDir: "/etc/cni/net.d", binDir: "/opt/cni/bin", networkName: "fairway" },
     });

@@ -1,11 +1,15 @@
 import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
 import { describe, test } from "node:test";
 import { loadAgentConfig } from "../../src/agent/config.ts";
 import { ModuleGraph } from "../../src/agent/graph.ts";
 import { agentModules, SUBSYSTEMS } from "../../src/agent/modules.ts";
-import { ConfigError } from "../../src/base/config.ts";
+import { AGENT_VERSION } from "../../src/agent/version.ts";
+import { ConfigError, parseFlags } from "../../src/base/config.ts";
 import { silentLogger } from "../../src/base/log.ts";
 import type { AnyModuleDecl, Lifecycle } from "../../src/base/module.ts";
+import { repoRoot } from "../harness/index.ts";
 
 const config = loadAgentConfig({ flags: [], env: { FAIRWAY_NODE_NAME: "n1" } });
 
@@ -38,10 +42,31 @@ function recorder(
   };
 }
 
+test("the agent reports package.json's version", () => {
+  const pkg = JSON.parse(readFileSync(join(repoRoot, "package.json"), "utf8")) as {
+    version: string;
+  };
+  assert.equal(AGENT_VERSION, pkg.version);
+});
+
 describe("agent module graph", () => {
   test("the product graph builds without starting anything", () => {
-    const graph = ModuleGraph.create(agentModules(), config, silentLogger());
-    assert.deepEqual(graph.ids(), [...SUBSYSTEMS.map((m) => m.id), "cni-install"]);
+    const { flags } = parseFlags(
+      [
+        "--nodeName=n1",
+        "--ipam.podCIDRs=10.244.0.0/24",
+        "--cluster.source=directory",
+        "--cluster.directory=/nonexistent",
+      ],
+      [],
+    );
+    const product = loadAgentConfig({ flags, env: {} });
+    const graph = ModuleGraph.create(agentModules(), product, silentLogger());
+    assert.deepEqual(graph.ids(), ["ipam", "cluster", "cni-install"]);
+    assert.deepEqual(
+      SUBSYSTEMS.map((m) => m.id),
+      ["ipam", "cluster"],
+    );
     assert.deepEqual(
       graph.statuses().map((s) => s.state),
       graph.ids().map(() => "created"),
@@ -101,6 +126,16 @@ describe("agent module graph", () => {
     assert.deepEqual(
       graph.statuses().map((s) => `${s.id}:${s.state}`),
       ["a:stopped", "b:failed", "c:created"],
+    );
+  });
+
+  test("the product modules' own config checks run when the graph is built", () => {
+    // IPAM needs at least one pod CIDR; the agent's schema allows none (from the Node object, later).
+    assert.throws(
+      () => ModuleGraph.create(agentModules(), config, silentLogger()),
+      (err: unknown) =>
+        err instanceof ConfigError &&
+        err.problems.some((p) => p.startsWith("module ipam: ipam.podCIDRs")),
     );
   });
 

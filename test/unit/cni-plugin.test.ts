@@ -3,9 +3,9 @@
 // the client's own failure modes.
 
 import assert from "node:assert/strict";
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createServer as createHttpServer } from "node:http";
-import { createServer as createNetServer, type Server } from "node:net";
+import { createServer as createNetServer, type Server, type Socket } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, test } from "node:test";
@@ -293,8 +293,11 @@ describe("fairway-cni and an agent that does not answer", () => {
     assert.equal(queued.request.containerId, "c1");
   });
 
-  test("DEL fails with 11 only when even the queue cannot be written", async () => {
-    const c = { ...conf, agentSocket: "/proc/fairway-test/agent.sock" };
+  test("DEL fails with 11 only when even the queue cannot be written", async (t) => {
+    // The socket's directory is a regular file: nothing can be created under it.
+    const blocked = join(tmp(t), "not-a-dir");
+    writeFileSync(blocked, "");
+    const c = { ...conf, agentSocket: join(blocked, "agent.sock") };
     const del = await real({ ...addEnv, CNI_COMMAND: "DEL" }, c);
     assert.equal(del.code, 1);
     assert.equal(del.json.code, 11);
@@ -303,9 +306,13 @@ describe("fairway-cni and an agent that does not answer", () => {
 
   test("an agent that accepts but never answers: the caller gives up at its deadline", async (t) => {
     const path = join(tmp(t), "agent.sock");
-    const silent: Server = createNetServer(() => {});
+    const accepted = new Set<Socket>();
+    const silent: Server = createNetServer((s) => accepted.add(s));
     await new Promise<void>((r) => silent.listen(path, r));
-    t.after(() => new Promise<void>((r) => silent.close(() => r())));
+    t.after(() => {
+      for (const s of accepted) s.destroy();
+      silent.close();
+    });
     const t0 = performance.now();
     await assert.rejects(
       callAgent({
@@ -318,7 +325,6 @@ describe("fairway-cni and an agent that does not answer", () => {
       (err: unknown) => err instanceof AgentUnreachableError && err.reason === "timeout",
     );
     assert.ok(performance.now() - t0 < 1000);
-    silent.close();
   });
 
   test("an answer that is not the agent's protocol is code 104", async (t) => {
@@ -328,7 +334,10 @@ describe("fairway-cni and an agent that does not answer", () => {
       res.end("<html>bad gateway</html>");
     });
     await new Promise<void>((r) => odd.listen(path, r));
-    t.after(() => new Promise<void>((r) => odd.close(() => r())));
+    t.after(() => {
+      odd.closeAllConnections();
+      odd.close();
+    });
     const add = await real(addEnv, { ...conf, agentSocket: path });
     assert.equal(add.json.code, 104);
     assert.match(String(add.json.msg), /agent answered HTTP 502 without an error body/);

@@ -2,7 +2,7 @@
 // running the agent process, exec'ing the plugin like a runtime does.
 
 import { type ChildProcess, spawn } from "node:child_process";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { TestContext } from "node:test";
@@ -75,6 +75,7 @@ export function writeAgentConfig(
   bundle: string,
   extra: Record<string, unknown> = {},
 ): void {
+  mkdirSync(join(dirs.root, "manifests"), { recursive: true });
   const config = {
     nodeName: "node-a",
     runDir: dirs.runDir,
