@@ -51,7 +51,11 @@ test("the Kubernetes source follows a real API server through dropped watches, r
   timeout: 15 * 60_000,
 }, async (t) => {
   // No skip: a client that cannot load here is a failure of the setup.
-  assert.equal(clientProblem, undefined, `@kubernetes/client-node cannot load here: ${clientProblem}`);
+  assert.equal(
+    clientProblem,
+    undefined,
+    `@kubernetes/client-node cannot load here: ${clientProblem}`,
+  );
   const c = cleanupFor(t);
   const cp = await startControlPlane(c);
   const client = await import("@kubernetes/client-node");
