@@ -11,16 +11,20 @@
 // agent restarts or upgrades.
 
 import type { Server } from "node:http";
+import { release } from "node:os";
 import { join } from "node:path";
 import {
   type AgentStatus,
   type CniBackend,
   DEL_QUEUE_DIR,
   type EndpointReader,
+  type ModuleStatus,
+  type StatusReporter,
 } from "../base/api.ts";
 import { BugError } from "../base/errors.ts";
 import type { Logger } from "../base/log.ts";
 import type { AnyModuleDecl } from "../base/module.ts";
+import { detectFeatures, type Feature } from "../datapath/features.ts";
 import { createApiServer } from "./api-server.ts";
 import { attachmentKey, cniRoutes, cniStatus } from "./cni-routes.ts";
 import { type AgentConfig, socketPath } from "./config.ts";
@@ -56,6 +60,7 @@ export class Agent {
   private drainTimer: NodeJS.Timeout | undefined;
   private draining: Promise<unknown> = Promise.resolve();
   private readonly startedAt = new Date();
+  private featureCache: Feature[] | undefined;
 
   /** Builds the graph (config slices + create, no I/O). Throws ConfigError on bad module config. */
   constructor(private readonly options: AgentOptions) {
@@ -180,9 +185,41 @@ export class Agent {
       socket: this.socket,
       datapathMode: config.datapath.mode,
       cniBackend: this.backend !== undefined,
-      modules: this.graph.statuses(),
+      kernel: release(),
+      kernelFeatures: this.features().map(({ name, state, neededFor, minKernel }) => ({
+        name,
+        state,
+        neededFor,
+        minKernel,
+      })),
+      modules: await this.moduleStatuses(),
     };
   }
+
+  /** Kernel features, detected once per agent process. */
+  private features(): Feature[] {
+    this.featureCache ??= detectFeatures();
+    return this.featureCache;
+  }
+
+  /** Module states plus what each StatusReporter says; a failing reporter is shown, not fatal. */
+  private async moduleStatuses(): Promise<ModuleStatus[]> {
+    return Promise.all(
+      this.graph.statuses().map(async (s) => {
+        const instance = s.state === "started" ? this.graph.instance(s.id) : undefined;
+        if (!isStatusReporter(instance)) return s;
+        try {
+          return { ...s, details: await instance.statusDetails() };
+        } catch (err) {
+          return { ...s, details: { error: err instanceof Error ? err.message : String(err) } };
+        }
+      }),
+    );
+  }
+}
+
+function isStatusReporter(value: unknown): value is StatusReporter {
+  return typeof (value as Partial<StatusReporter> | undefined)?.statusDetails === "function";
 }
 
 function isCniBackend(value: unknown): value is CniBackend {

@@ -218,6 +218,20 @@ export interface ModuleStatus {
   ready?: boolean;
   reason?: string;
   error?: string;
+  /** What the module reports about itself (StatusReporter), e.g. IPAM usage. */
+  details?: unknown;
+}
+
+/** Optional on any module instance: a JSON-safe summary shown by `fairway status`. */
+export interface StatusReporter {
+  statusDetails(): unknown | Promise<unknown>;
+}
+
+export interface KernelFeatureStatus {
+  name: string;
+  state: "yes" | "no" | "unknown";
+  neededFor: string;
+  minKernel: string;
 }
 
 export interface AgentStatus {
@@ -231,6 +245,8 @@ export interface AgentStatus {
   socket: string;
   datapathMode: string;
   cniBackend: boolean;
+  kernel: string;
+  kernelFeatures: KernelFeatureStatus[];
   modules: ModuleStatus[];
 }
 

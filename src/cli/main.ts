@@ -12,6 +12,14 @@ const commands: Record<string, Command> = {
     summary: "connectivity demo: two namespaces, a veth, a BPF counter, real traffic",
     run: async (args) => (await import("./demo.ts")).runDemo(args),
   },
+  status: {
+    summary: "agent health, datapath mode, kernel features, IPAM usage [-o table|json|yaml]",
+    run: async (args) => (await import("./status.ts")).runStatus(args),
+  },
+  endpoint: {
+    summary: "list|get <id>: the node's pod endpoints [-o table|json|yaml]",
+    run: async (args) => (await import("./endpoint.ts")).runEndpoint(args),
+  },
   version: {
     summary: "print the version",
     run: async () => {

@@ -126,6 +126,20 @@ export class IpamService implements Lifecycle {
     return this.ready().usage();
   }
 
+  /** For `fairway status`: usage per pool (bigint sizes as strings, JSON-safe). */
+  async statusDetails(): Promise<{ pools: Record<string, string | number>[] }> {
+    const pools = await this.usage();
+    return {
+      pools: pools.map((p) => ({
+        cidr: p.cidr,
+        family: p.family,
+        size: p.size.toString(),
+        used: p.used,
+        free: p.free.toString(),
+      })),
+    };
+  }
+
   async outOfPool(): Promise<Allocation[]> {
     return this.ready().outOfPool();
   }

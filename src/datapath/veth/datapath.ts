@@ -86,7 +86,11 @@ export class VethDatapath {
     return this.objs.host.program("from_netdev");
   }
 
-  /** Registers an endpoint (map first), then attaches from_container to its host veth's ingress. */
+  /**
+   * Registers an endpoint (map first), then attaches from_container to its host
+   * veth's ingress. Attaching the same endpoint again is harmless (restart,
+   * upgrade); to drop an address from an endpoint, detach it first.
+   */
   attachEndpoint(spec: EndpointSpec): EndpointRecord {
     this.assertOpen();
     const record = this.validate(spec);

@@ -9,8 +9,6 @@ export const VethErrorCode = {
   ENDPOINT_CONFLICT: "E_VETH_ENDPOINT_CONFLICT",
   /** The datapath was closed. */
   CLOSED: "E_VETH_CLOSED",
-  /** The BPF objects are not built or not found. */
-  OBJECT_MISSING: "E_VETH_OBJECT_MISSING",
 } as const;
 export type VethErrorCode = (typeof VethErrorCode)[keyof typeof VethErrorCode];
 

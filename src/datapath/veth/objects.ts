@@ -2,11 +2,11 @@
 // (from_netdev), loaded once per node into one pin directory, where they
 // share the endpoint and counter maps by name.
 import { existsSync, mkdirSync } from "node:fs";
-import { dirname, join } from "node:path";
-import { fileURLToPath } from "node:url";
+import { join } from "node:path";
+import { encodeGlobals } from "../bpf/globals.ts";
 import { BpfMap } from "../bpf/map.ts";
 import { BpfObject } from "../bpf/object.ts";
-import { U8 } from "../codec.ts";
+import { bpfObjectPath } from "../bpf/paths.ts";
 import * as layouts from "../generated/lxc.ts";
 import { writeSysctl } from "../net/index.ts";
 import { VethErrorCode, vethError } from "./errors.ts";
@@ -20,7 +20,7 @@ export interface VethLoadOptions {
   pinRoot: string;
   /** The node's network namespace (where host veths and uplinks live); default the current one. */
   netns?: string;
-  /** Directory holding lxc.o and host.o; default $FAIRWAY_BPF_DIR, else the build output. */
+  /** Directory holding lxc.o and host.o; default: bpfObjectPath() ($FAIRWAY_BPF_DIR or build/bpf). */
   objectDir?: string;
   /** Also turn on IPv6 forwarding node-wide (net.ipv6.conf.all.forwarding; it stops the node accepting RAs). */
   ipv6?: boolean;
@@ -39,25 +39,14 @@ export interface LoadedObjects {
   maps: VethMaps;
 }
 
-const here = dirname(fileURLToPath(import.meta.url));
-
-/** Where lxc.o/host.o are: an explicit dir, $FAIRWAY_BPF_DIR, next to a bundle (dist/bpf), or build/bpf. */
-export function objectDir(explicit?: string): string {
-  const candidates = explicit
-    ? [explicit]
-    : [process.env.FAIRWAY_BPF_DIR, join(here, "bpf"), join(here, "../../../build/bpf")].filter(
-        (d): d is string => !!d,
-      );
-  const found = candidates.find(
-    (d) => existsSync(join(d, "lxc.o")) && existsSync(join(d, "host.o")),
-  );
-  if (!found) {
-    throw vethError(
-      VethErrorCode.OBJECT_MISSING,
-      `veth datapath objects lxc.o/host.o not found (looked in ${candidates.join(", ")}); run: npm run build:bpf`,
-    );
+/** lxc.o / host.o: in `objectDir` when given, else where bpfObjectPath() finds the build. */
+function objectPath(name: "lxc" | "host", objectDir?: string): string {
+  if (!objectDir) return bpfObjectPath(name);
+  const path = join(objectDir, `${name}.o`);
+  if (!existsSync(path)) {
+    throw vethError(VethErrorCode.INVALID, `BPF object ${path} not found (objectDir ${objectDir})`);
   }
-  return found;
+  return path;
 }
 
 /** Node-wide sysctls both modes need: the stack forwards in veth-legacy, and for what BPF hands it. */
@@ -75,16 +64,18 @@ export function loadObjects(options: VethLoadOptions): LoadedObjects {
       `unknown veth datapath mode "${String(options.mode)}" (use ${VETH_MODES.join(" or ")})`,
     );
   }
-  const dir = objectDir(options.objectDir);
   mkdirSync(options.pinRoot, { recursive: true, mode: 0o700 });
   enableForwarding(options);
-  const globals = {
-    cfg_host_routing: U8.encode(options.mode === "veth" ? 1 : 0),
-  };
-  const lxc = BpfObject.load(join(dir, "lxc.o"), { pinRoot: options.pinRoot, globals });
+  // Both objects declare the same knob (bpf/lib/forward.h): one encoding serves both.
+  const globals = encodeGlobals(layouts.config, {
+    cfg_host_routing: options.mode === "veth" ? 1 : 0,
+  });
+  const load = (name: "lxc" | "host") =>
+    BpfObject.load(objectPath(name, options.objectDir), { pinRoot: options.pinRoot, globals });
+  const lxc = load("lxc");
   let host: BpfObject;
   try {
-    host = BpfObject.load(join(dir, "host.o"), { pinRoot: options.pinRoot, globals });
+    host = load("host");
   } catch (err) {
     lxc.close();
     throw err;
