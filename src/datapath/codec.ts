@@ -18,6 +18,7 @@
 // so struct padding is always zero (hash-map keys compare every byte).
 import { endianness } from "node:os";
 import { FairwayError } from "../base/errors.ts";
+import { formatIp } from "./net/ip.ts";
 
 if (endianness() !== "LE") {
   throw new FairwayError(
@@ -316,19 +317,7 @@ export const Ipv4: Codec<string> = defineCodec<string>(
 /** 16 bytes -> RFC 5952 text ("fd00::1"): lower case, longest zero run (2+ groups) as "::". */
 export function ipv6ToString(bytes: Uint8Array): string {
   if (bytes.length !== 16) throw codecError("Ipv6", 16, `expected 16 bytes, got ${bytes.length}`);
-  const groups: number[] = [];
-  for (let i = 0; i < 16; i += 2) groups.push((bytes[i]! << 8) | bytes[i + 1]!);
-  let best = -1;
-  let bestLen = 1;
-  for (let i = 0; i < 8; ) {
-    let j = i;
-    while (j < 8 && groups[j] === 0) j++;
-    if (j - i > bestLen) [best, bestLen] = [i, j - i];
-    i = j === i ? i + 1 : j;
-  }
-  const hex = groups.map((g) => g.toString(16));
-  if (best < 0) return hex.join(":");
-  return `${hex.slice(0, best).join(":")}::${hex.slice(best + bestLen).join(":")}`;
+  return formatIp(bytes);
 }
 
 /**
