@@ -88,6 +88,7 @@ export class EndpointStore {
     this.s = {
       byKey: p(`SELECT ${COLUMNS} FROM endpoints WHERE container_id = ? AND ifname = ?`),
       byId: p(`SELECT ${COLUMNS} FROM endpoints WHERE id = ?`),
+      byHostIfname: p(`SELECT ${COLUMNS} FROM endpoints WHERE host_ifname = ?`),
       byContainer: p(`SELECT ${COLUMNS} FROM endpoints WHERE container_id = ? ORDER BY ifname`),
       all: p(`SELECT ${COLUMNS} FROM endpoints ORDER BY id`),
       count: p("SELECT count(*) FROM endpoints").pluck(),
@@ -112,6 +113,12 @@ export class EndpointStore {
 
   byId(id: number): EndpointRow | undefined {
     return this.run("reading an endpoint", () => fromRaw(this.s.byId.get(id) as RawRow | undefined));
+  }
+
+  byHostIfname(hostIfname: string): EndpointRow | undefined {
+    return this.run("reading an endpoint", () =>
+      fromRaw(this.s.byHostIfname.get(hostIfname) as RawRow | undefined),
+    );
   }
 
   byContainer(containerId: string): EndpointRow[] {
