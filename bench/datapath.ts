@@ -38,6 +38,7 @@ import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import * as net from "../src/datapath/net/index.ts";
 import { plumbPod, VethDatapath, type VethMode } from "../src/datapath/veth/index.ts";
+import { writeBarChart } from "./lib/plot.ts";
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..");
 const RR_PORT = 9000;
@@ -378,12 +379,43 @@ async function main(): Promise<void> {
     target,
   };
   writeFileSync(out, `${JSON.stringify(result, null, 2)}\n`);
+  const charts = plot(summaries, dirname(out));
   console.log(table(summaries));
+  console.log(`plot: ${charts.join(", ")}`);
   console.log(
     `\nTCP_RR (${bytes} byte): medians of ${rrRounds} interleaved rounds of ${rrSeconds} s; ` +
       `iperf3: ${tputRounds} rounds of ${tputSeconds} s; ratios are medians of same-round ratios; ` +
       `client and server on CPU ${cpu} of ${env.cpus}; ${env.kernel}. Target (${target.rule}): ${target.met ? "met" : "NOT met"}. JSON: ${out}`,
   );
+}
+
+/** Ratio to the ceiling, p50 latency and throughput side by side (PNG via rsvg-convert). */
+function plot(
+  summaries: { name: string; rrVsCeiling: number; p50us: number; gbps: number }[],
+  dir: string,
+): string[] {
+  const label: Record<string, string> = {
+    "veth-pair": "veth pair",
+    bridge: "bridge",
+    "fairway-legacy": "veth-legacy",
+    "fairway-veth": "Fairway veth",
+  };
+  const bars = (value: (s: (typeof summaries)[number]) => number) =>
+    summaries.map((s) => ({
+      label: label[s.name] ?? s.name,
+      value: value(s),
+      highlight: s.name === "fairway-veth",
+    }));
+  return writeBarChart(join(dir, "datapath"), "pod-to-pod, same node; bench/datapath.ts", [
+    {
+      title: "TCP_RR vs bare veth pair",
+      unit: "ratio to ceiling",
+      bars: bars((s) => s.rrVsCeiling),
+      reference: { value: 0.9, label: "target 0.9x" },
+    },
+    { title: "TCP_RR latency p50", unit: "µs", bars: bars((s) => s.p50us) },
+    { title: "iperf3 throughput", unit: "Gbit/s", bars: bars((s) => s.gbps) },
+  ]);
 }
 
 await main();

@@ -28,12 +28,14 @@ function ipBatch(lines: string[]): void {
 export class NetnsSet {
   private readonly live = new Set<string>();
 
-  /** Creates `n` namespaces (loopback up, as runtimes leave it) and returns their paths. */
+  /**
+   * Creates `n` namespaces and returns their paths. Loopback stays down: runtimes
+   * bring it up with their own call (or the loopback plugin), not the network's.
+   */
   create(n: number): string[] {
     const names = Array.from({ length: n }, () => benchName("ns"));
     ipBatch(names.map((name) => `netns add ${name}`));
     for (const name of names) this.live.add(name);
-    ipBatch(names.map((name) => `-n ${name} link set lo up`));
     return names.map((name) => `/run/netns/${name}`);
   }
 

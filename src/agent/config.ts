@@ -49,6 +49,12 @@ const nodeName = () =>
       },
     );
 
+/** A Linux interface name: 1-15 bytes, no "/", ":" or whitespace. */
+const ifname = () =>
+  z.string().refine((n) => n.length > 0 && Buffer.byteLength(n) <= 15 && !/[/:\s]/.test(n), {
+    error: (i) => `"${String(i.input)}" is not a valid interface name`,
+  });
+
 /** CNI network names: alphanumerics, then alphanumerics, _ . - (libcni's rule). */
 const networkName = () =>
   z.string().refine((n) => /^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/.test(n), {
@@ -76,6 +82,13 @@ export const agentConfigSchema = z.strictObject({
   datapath: z
     .strictObject({
       mode: z.enum(DATAPATH_MODES).default("veth"),
+      /** the node's uplink (e.g. eth0): from_netdev is attached to its ingress; unset: none */
+      uplink: ifname().optional(),
+      /** host-side veths are named <prefix><hash of containerId/ifname>; at start, veths with it and no record are removed */
+      hostIfPrefix: z
+        .string()
+        .regex(/^[a-z][a-z0-9]{0,6}$/, "1-7 lower-case letters or digits, starting with a letter")
+        .default("fwp"),
     })
     .prefault({}),
   ipam: z

@@ -4,9 +4,8 @@
 //
 //   ipam      (src/ipam)      address pools, state database
 //   cluster   (src/cluster)   Kubernetes API or manifest directory -> typed store
-//   endpoint  (src/endpoint)  not built yet. Implements CniBackend (+ EndpointReader);
-//                             the API's CNI routes call the instance with id
-//                             "endpoint". Add `endpointModule` to SUBSYSTEMS.
+//   endpoint  (src/endpoint)  CniBackend + EndpointReader: the API's CNI routes
+//                             call the instance with id "endpoint" (deps: ipam)
 //   cni-install (here)        always last: the conflist tells kubelet the node's
 //                             network is ready
 //
@@ -16,6 +15,7 @@
 
 import type { AnyModuleDecl } from "../base/module.ts";
 import { clusterModule } from "../cluster/index.ts";
+import { endpointModule } from "../endpoint/index.ts";
 import { ipamModule } from "../ipam/index.ts";
 import { cniInstallModule } from "./cni-install.ts";
 import type { AgentConfig } from "./config.ts";
@@ -35,6 +35,7 @@ export const SUBSYSTEMS: readonly AnyModuleDecl[] = [
   // IPAM keeps its database in the agent's stateDir, which its slice calls ipam.stateDir.
   withSlice(ipamModule, (c) => ({ ipam: { ...c.ipam, stateDir: c.stateDir } })),
   clusterModule,
+  endpointModule,
 ];
 
 /** The full list: the subsystems, then the CNI installer, which waits for all of them. */

@@ -31,7 +31,10 @@ const CONTAINER_ID = /^[A-Za-z0-9][A-Za-z0-9_.-]*$/;
 /** Checks the attachment fields every command needs (the agent's schema did too: the backend trusts no caller). */
 export function validateAttachment(req: CniRequest, what: string): void {
   if (typeof req.containerId !== "string" || !CONTAINER_ID.test(req.containerId)) {
-    throw badRequest(what, `containerId ${JSON.stringify(req.containerId)} is not a valid container id`);
+    throw badRequest(
+      what,
+      `containerId ${JSON.stringify(req.containerId)} is not a valid container id`,
+    );
   }
   const ifname = req.ifname;
   if (
@@ -64,7 +67,10 @@ export async function addEndpoint(ctx: EndpointContext, req: CniRequest): Promis
       return cniResult(existing, req.dns);
     }
     // A crash left it half-made, or its kernel state is gone: start over, same addresses.
-    log.warn({ state: existing.state, netns: existing.netns }, "repairing endpoint on repeated ADD");
+    log.warn(
+      { state: existing.state, netns: existing.netns },
+      "repairing endpoint on repeated ADD",
+    );
     await teardown(ctx, existing, { keepIps: existing.netns === netns });
   }
 

@@ -40,7 +40,8 @@ export function kernelProblems(row: EndpointRow, seen: ObservedEndpoint): string
   const host = seen.hostLink;
   if (!host) p.push(`host veth ${row.hostIfname} (ifindex ${row.hostIfindex}) is gone`);
   else {
-    if (host.name !== row.hostIfname) p.push(`ifindex ${row.hostIfindex} is ${host.name}, not ${row.hostIfname}`);
+    if (host.name !== row.hostIfname)
+      p.push(`ifindex ${row.hostIfindex} is ${host.name}, not ${row.hostIfname}`);
     if (!sameMac(host.mac, row.hostMac)) p.push(`host veth MAC is ${host.mac}, not ${row.hostMac}`);
     if (!host.up) p.push(`host veth ${row.hostIfname} is down`);
   }
@@ -92,6 +93,7 @@ export function prevResultProblems(row: EndpointRow, prev: CniResult): string[] 
     .map((ip) => ip.address);
   const have = row.ips.map(podCidr);
   for (const a of have) if (!listed.includes(a)) p.push(`prevResult lacks address ${a}`);
-  for (const a of listed) if (!have.includes(a)) p.push(`prevResult has address ${a}, the endpoint does not`);
+  for (const a of listed)
+    if (!have.includes(a)) p.push(`prevResult has address ${a}, the endpoint does not`);
   return p;
 }

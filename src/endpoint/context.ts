@@ -2,7 +2,14 @@
 // records, the kernel seam, IPAM and the resolved settings.
 
 import type { Logger } from "../base/log.ts";
-import type { Allocation, AttachmentKey, GcOptions, Owner, PoolUsage, ReconcileReport } from "../ipam/index.ts";
+import type {
+  Allocation,
+  AttachmentKey,
+  GcOptions,
+  Owner,
+  PoolUsage,
+  ReconcileReport,
+} from "../ipam/index.ts";
 import type { EndpointConfig } from "./config.ts";
 import type { EndpointKernel } from "./kernel.ts";
 import type { EndpointStore } from "./store.ts";
@@ -10,7 +17,10 @@ import type { EndpointStore } from "./store.ts";
 /** The part of IpamService the endpoint module uses (a seam for tests). */
 export interface IpamPort {
   readonly dbPath: string;
-  readonly config: { readonly podCIDRs: readonly string[]; readonly durability: "process" | "power" };
+  readonly config: {
+    readonly podCIDRs: readonly string[];
+    readonly durability: "process" | "power";
+  };
   allocateAll(owner: Owner): Promise<Allocation[]>;
   release(key: AttachmentKey): Promise<Allocation[]>;
   list(): Promise<Allocation[]>;

@@ -10,7 +10,12 @@ import type { IpamPort } from "./context.ts";
 import { EndpointService } from "./service.ts";
 
 export { checkEndpoint, kernelProblems, prevResultProblems } from "./check.ts";
-export { ENDPOINT_MODES, type EndpointConfig, type EndpointMode, parseEndpointConfig } from "./config.ts";
+export {
+  ENDPOINT_MODES,
+  type EndpointConfig,
+  type EndpointMode,
+  parseEndpointConfig,
+} from "./config.ts";
 export type { EndpointContext, IpamPort } from "./context.ts";
 export { EndpointCode } from "./errors.ts";
 export type { EndpointKernel, ObservedEndpoint, VethKernelOptions } from "./kernel.ts";

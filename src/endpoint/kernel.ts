@@ -6,8 +6,8 @@
 
 import * as net from "../datapath/net/index.ts";
 import {
-  type EndpointCounters,
   type EndpointRecord as DatapathEntry,
+  type EndpointCounters,
   type EndpointSpec,
   type PlumbedPod,
   type PlumbSpec,

@@ -27,7 +27,7 @@ import { KeyedLock } from "./lock.ts";
 import { hostIfnameFor } from "./naming.ts";
 import { restore, sweepOrphans } from "./restore.ts";
 import { type EndpointView, endpointView } from "./result.ts";
-import { ENDPOINT_MIGRATIONS, EndpointStore } from "./store.ts";
+import { ENDPOINT_MIGRATIONS, type EndpointRow, EndpointStore } from "./store.ts";
 import { teardown, teardownUnrecorded } from "./teardown.ts";
 
 const DEFAULT_MTU = 1500;
@@ -79,13 +79,18 @@ export class EndpointService implements CniBackend, EndpointReader, ReadinessRep
         ...(this.options.objectDir === undefined ? {} : { objectDir: this.options.objectDir }),
       });
       if (config.uplink) kernel.attachUplink(config.uplink);
-      const mtu =
-        config.mtu ?? (config.uplink ? await kernel.linkMtu(config.uplink) : DEFAULT_MTU);
+      const mtu = config.mtu ?? (config.uplink ? await kernel.linkMtu(config.uplink) : DEFAULT_MTU);
       const ctx: EndpointContext = { config, store, kernel, ipam, log, mtu };
       const t0 = performance.now();
       const report = await restore(ctx);
       log.info(
-        { ...report, ms: Math.round(performance.now() - t0), pinRoot: config.pinRoot, mode: config.mode, mtu },
+        {
+          ...report,
+          ms: Math.round(performance.now() - t0),
+          pinRoot: config.pinRoot,
+          mode: config.mode,
+          mtu,
+        },
         "endpoints restored",
       );
       this.ctx = ctx;
@@ -135,7 +140,13 @@ export class EndpointService implements CniBackend, EndpointReader, ReadinessRep
     const rows = ctx.store.all();
     const states: Record<string, number> = {};
     for (const r of rows) states[r.state] = (states[r.state] ?? 0) + 1;
-    return { endpoints: rows.length, states, mode: ctx.kernel.mode, pinRoot: ctx.kernel.pinRoot, mtu: ctx.mtu };
+    return {
+      endpoints: rows.length,
+      states,
+      mode: ctx.kernel.mode,
+      pinRoot: ctx.kernel.pinRoot,
+      mtu: ctx.mtu,
+    };
   }
 
   async add(req: CniRequest): Promise<CniResult> {
@@ -215,7 +226,7 @@ export class EndpointService implements CniBackend, EndpointReader, ReadinessRep
   /** By endpoint id, "containerId:ifname", or containerId (its first interface). */
   async getEndpoint(id: string): Promise<EndpointView | undefined> {
     const ctx = this.ready();
-    let row;
+    let row: EndpointRow | undefined;
     if (/^\d+$/.test(id)) row = ctx.store.byId(Number(id));
     if (!row && id.includes(":")) {
       const at = id.lastIndexOf(":");

@@ -112,7 +112,9 @@ export class EndpointStore {
   }
 
   byId(id: number): EndpointRow | undefined {
-    return this.run("reading an endpoint", () => fromRaw(this.s.byId.get(id) as RawRow | undefined));
+    return this.run("reading an endpoint", () =>
+      fromRaw(this.s.byId.get(id) as RawRow | undefined),
+    );
   }
 
   byHostIfname(hostIfname: string): EndpointRow | undefined {
