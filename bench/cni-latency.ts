@@ -13,10 +13,11 @@
 import { randomBytes } from "node:crypto";
 import { parseArgs } from "node:util";
 import { fairwayNetwork } from "./cni/fairway.ts";
+import { nodeFloor } from "./cni/floor.ts";
 import { NetnsSet } from "./cni/netns.ts";
 import { type Attachment, type BenchNetwork, cniAdd, cniDel } from "./cni/plugin.ts";
-import { referenceNetwork } from "./cni/reference.ts";
-import { runRound, type RoundSamples, verifyAttachment } from "./cni/round.ts";
+import { REFERENCE_LABEL, referenceNetwork } from "./cni/reference.ts";
+import { type RoundSamples, runRound, verifyAttachment } from "./cni/round.ts";
 import { type LatencyStats, latencyStats } from "./cni/stats.ts";
 import { fmt, table, writeResult } from "./lib/report.ts";
 
@@ -26,8 +27,8 @@ const { values: opts } = parseArgs({
     rounds: { type: "string", default: "4" },
     levels: { type: "string", default: "1,10,50" },
     "log-level": { type: "string", default: "info" },
-    /** for trying one half alone: "fairway", "reference" or both */
-    networks: { type: "string", default: "fairway,reference" },
+    /** a subset of "fairway", "reference" (bridge+host-local), "floor" (empty Node script) */
+    networks: { type: "string", default: "fairway,reference,floor" },
   },
 });
 const OPS = Number(opts.ops);
@@ -64,9 +65,10 @@ interface Cell {
 
 async function main(): Promise<Cell[]> {
   if (WANT.has("fairway")) {
-    networks.push(await fairwayNetwork({ podCIDR: "10.242.1.0/24", logLevel: opts["log-level"] }));
+    networks.push(await fairwayNetwork({ podCIDR: "10.246.1.0/24", logLevel: opts["log-level"] }));
   }
-  if (WANT.has("reference")) networks.push(referenceNetwork("10.242.2.0/24"));
+  if (WANT.has("reference")) networks.push(referenceNetwork("10.246.2.0/24"));
+  if (WANT.has("floor")) networks.push(nodeFloor());
   for (const net of networks) await warmUp(net);
 
   const cells: Cell[] = [];
@@ -109,18 +111,20 @@ async function warmUp(net: BenchNetwork): Promise<void> {
     const [path] = netns.create(1);
     const a: Attachment = { containerId: randomBytes(32).toString("hex"), netns: path! };
     const add = await cniAdd(net, a);
-    if (add.code !== 0) throw new Error(`${net.label} warm-up ADD failed: ${add.stdout}${add.stderr}`);
+    if (add.code !== 0)
+      throw new Error(`${net.label} warm-up ADD failed: ${add.stdout}${add.stderr}`);
     a.result = add.json;
-    if (i === 0) verifyAttachment(net, a);
+    if (i === 0 && net.plumbs !== false) verifyAttachment(net, a);
     const del = await cniDel(net, a);
-    if (del.code !== 0) throw new Error(`${net.label} warm-up DEL failed: ${del.stdout}${del.stderr}`);
+    if (del.code !== 0)
+      throw new Error(`${net.label} warm-up DEL failed: ${del.stdout}${del.stderr}`);
     netns.remove([path!]);
   }
 }
 
 function report(cells: Cell[]): void {
   const ref = (c: Cell) =>
-    cells.find((x) => x.concurrency === c.concurrency && x.network !== "fairway");
+    cells.find((x) => x.concurrency === c.concurrency && x.network === REFERENCE_LABEL);
   const ratio = (a: number, b: number) => `${(a / b).toFixed(1)}x`;
   const rows = cells.map((c) => {
     const r = ref(c) ?? c;

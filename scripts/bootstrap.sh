@@ -99,5 +99,8 @@ node scripts/build.mjs
 # module proxy (minutes the first time, nothing after).
 if [[ $WITH_TEST_TOOLS -eq 1 ]]; then
   bash scripts/get-kube-apiserver.sh
+  # Rootful podman (CNI backend) and its local busybox image, for the podman
+  # e2e tests and bench/cni-latency.ts (seconds the first time, <1 s after).
+  bash scripts/setup-podman.sh
 fi
 say "ready"

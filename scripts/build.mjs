@@ -33,6 +33,15 @@ if (
   copyFileSync(addon, addonCopy);
 }
 
+// So do the BPF objects (dist/bpf/*.o), found by src/datapath/bpf/paths.ts.
+mkdirSync("dist/bpf", { recursive: true });
+for (const obj of existsSync("build/bpf") ? readdirSync("build/bpf") : []) {
+  if (!obj.endsWith(".o")) continue;
+  const from = join("build/bpf", obj);
+  const to = join("dist/bpf", obj);
+  if (!existsSync(to) || statSync(from).mtimeMs > statSync(to).mtimeMs) copyFileSync(from, to);
+}
+
 const outputs = Object.keys(entries).map((name) => join("dist", `${name}.js`));
 const sourceTime = Math.max(newest("src"), statSync("package-lock.json").mtimeMs);
 const upToDate = outputs.every((o) => existsSync(o) && statSync(o).mtimeMs >= sourceTime);

@@ -66,6 +66,10 @@ write_if_changed() {
   content=$(cat)
   if [[ -f "$path" ]] && [[ "$(cat "$path")" == "$content" ]]; then return 0; fi
   mkdir -p "$(dirname "$path")"
+  # Someone else's file: keep a copy before replacing it.
+  if [[ -f "$path" ]] && ! grep -q "setup-podman.sh" "$path" && [[ ! -f "$path.fairway-bak" ]]; then
+    cp -p "$path" "$path.fairway-bak"
+  fi
   printf '%s\n' "$content" > "$path.tmp.$$"
   mv "$path.tmp.$$" "$path"
   echo changed

@@ -44,7 +44,13 @@ export function execCni(plugin: string, env: CniEnv, stdin: unknown): Promise<Cn
   proc.stdin.end(JSON.stringify(stdin));
   return new Promise((resolve) => {
     proc.on("error", (err) => {
-      resolve({ ms: performance.now() - t0, code: -1, stdout, stderr: String(err), json: undefined });
+      resolve({
+        ms: performance.now() - t0,
+        code: -1,
+        stdout,
+        stderr: String(err),
+        json: undefined,
+      });
     });
     proc.on("close", (code) => {
       const ms = performance.now() - t0;

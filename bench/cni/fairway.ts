@@ -49,7 +49,12 @@ async function bundlePlugin(dir: string): Promise<string> {
   return out;
 }
 
-function waitForLine(proc: ChildProcess, log: () => string, text: string, ms: number): Promise<void> {
+function waitForLine(
+  proc: ChildProcess,
+  log: () => string,
+  text: string,
+  ms: number,
+): Promise<void> {
   return new Promise((resolve, reject) => {
     const timer = setInterval(() => {
       if (log().includes(text)) done();
@@ -68,7 +73,9 @@ function waitForLine(proc: ChildProcess, log: () => string, text: string, ms: nu
 export async function fairwayNetwork(options: FairwayOptions): Promise<FairwayNetwork> {
   const root = mkdtempSync(join(tmpdir(), "fwb-agent-"));
   const pinDir = join("/sys/fs/bpf", benchName("pin"));
-  const hostIfPrefix = benchName("").slice(0, 7).replace(/[^a-z0-9]/g, "x");
+  const hostIfPrefix = benchName("")
+    .slice(0, 7)
+    .replace(/[^a-z0-9]/g, "x");
   const dirs = {
     confDir: join(root, "net.d"),
     binDir: join(root, "bin"),
@@ -108,11 +115,15 @@ export async function fairwayNetwork(options: FairwayOptions): Promise<FairwayNe
       }),
     );
     let log = "";
-    proc = spawn(process.execPath, ["--import", "tsx", "src/agent/main.ts", "--config", configFile], {
-      cwd: repoRoot,
-      env: { PATH: process.env.PATH },
-      stdio: ["ignore", "ignore", "pipe"],
-    });
+    proc = spawn(
+      process.execPath,
+      ["--import", "tsx", "src/agent/main.ts", "--config", configFile],
+      {
+        cwd: repoRoot,
+        env: { PATH: process.env.PATH },
+        stdio: ["ignore", "ignore", "pipe"],
+      },
+    );
     proc.stderr!.on("data", (d: Buffer) => {
       log += d.toString();
     });

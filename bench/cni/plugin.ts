@@ -26,6 +26,8 @@ export interface BenchNetwork {
   readonly plugin: string;
   /** CNI_PATH */
   readonly cniPath: string;
+  /** false for the start-up floor, which creates no interface */
+  readonly plumbs?: boolean;
   /** releases everything the network created (links, bridges, state, processes) */
   close(): Promise<void>;
 }

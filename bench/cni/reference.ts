@@ -11,6 +11,7 @@ import { benchName } from "./netns.ts";
 import type { BenchNetwork, Conflist } from "./plugin.ts";
 
 export const REFERENCE_PLUGIN_DIR = "/usr/lib/cni";
+export const REFERENCE_LABEL = "bridge+host-local";
 
 export function referenceNetwork(subnet: string): BenchNetwork {
   const bridge = join(REFERENCE_PLUGIN_DIR, "bridge");
@@ -42,7 +43,7 @@ export function referenceNetwork(subnet: string): BenchNetwork {
     ],
   };
   return {
-    label: "bridge+host-local",
+    label: REFERENCE_LABEL,
     conflist,
     plugin: bridge,
     cniPath: REFERENCE_PLUGIN_DIR,

@@ -84,11 +84,14 @@ export const agentConfigSchema = z.strictObject({
       mode: z.enum(DATAPATH_MODES).default("veth"),
       /** the node's uplink (e.g. eth0): from_netdev is attached to its ingress; unset: none */
       uplink: ifname().optional(),
-      /** host-side veths are named <prefix><hash of containerId/ifname>; at start, veths with it and no record are removed */
+      /**
+       * host-side veths are named <prefix><hash of containerId/ifname>; at start, veths with
+       * it and no record are removed. Unset: "fwp" (the endpoint module's default)
+       */
       hostIfPrefix: z
         .string()
         .regex(/^[a-z][a-z0-9]{0,6}$/, "1-7 lower-case letters or digits, starting with a letter")
-        .default("fwp"),
+        .optional(),
     })
     .prefault({}),
   ipam: z

@@ -13,6 +13,7 @@ import {
   readdirSync,
   readFileSync,
   readlinkSync,
+  rmSync,
   statSync,
   writeFileSync,
 } from "node:fs";
@@ -384,11 +385,14 @@ describe("fairway-agent startup", () => {
     assert.equal(existsSync(dirs.runDir), false, "nothing was created");
   });
 
-  test("the product agent (ipam, cluster, no endpoint module yet): live, not ready, CNI says try again", async (t) => {
-    const root = tempDir(t, "cni-nobackend");
+  test("the product agent (ipam, cluster, endpoint): ready, and a missing netns is CNI code 103", async (t) => {
+    const root = tempDir(t, "cni-product");
     const dirs = agentDirs(root);
     const bundle = await buildPluginBundle(root);
-    writeAgentConfig(dirs, bundle.path);
+    // The real endpoint module loads the datapath: its pins go to a throw-away bpffs dir.
+    const pins = `/sys/fs/bpf/fwtprod${process.pid.toString(36)}`;
+    t.after(() => rmSync(pins, { recursive: true, force: true }));
+    writeAgentConfig(dirs, bundle.path, { bpffsRoot: pins });
     const agent = spawnAgent(t, AGENT_ENTRIES.product, ["--config", dirs.configFile], dirs.socket);
     await agent.running();
     assert.equal((await agentGet(dirs.socket, ROUTES.healthz)).status, 200);
@@ -397,11 +401,9 @@ describe("fairway-agent startup", () => {
     };
     assert.deepEqual(
       agentStatus.modules.map((m) => `${m.id}:${m.state}`),
-      ["ipam:started", "cluster:started", "cni-install:started"],
+      ["ipam:started", "cluster:started", "endpoint:started", "cni-install:started"],
     );
-    const ready = await agentGet(dirs.socket, ROUTES.readyz);
-    assert.equal(ready.status, 503);
-    assert.match((ready.body as { message: string }).message, /no CNI backend/);
+    assert.equal((await agentGet(dirs.socket, ROUTES.readyz)).status, 200);
     const netns = join(root, "ns");
     writeFileSync(netns, "");
     const add = await execPlugin(
@@ -409,10 +411,10 @@ describe("fairway-agent startup", () => {
       { CNI_COMMAND: "ADD", CNI_CONTAINERID: "x1", CNI_NETNS: netns, CNI_IFNAME: "eth0" },
       conf(dirs),
     );
-    assert.equal(add.json!.code, 11, add.stdout);
+    assert.equal(add.json!.code, 103, add.stdout);
+    assert.match(String(add.json!.msg), new RegExp(netns));
     const status = await execPlugin(bundle.path, { CNI_COMMAND: "STATUS" }, conf(dirs));
-    assert.equal(status.json!.code, 50, status.stdout);
-    assert.match(String(status.json!.msg), /no CNI backend/);
+    assert.equal(status.code, 0, status.stdout);
     assert.deepEqual(await agent.stop("SIGINT"), { code: 0, signal: null });
     accessSync(join(dirs.binDir, "fairway-cni"), constants.X_OK);
   });

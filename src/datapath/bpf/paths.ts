@@ -10,7 +10,8 @@ export function bpfObjectPath(name: string): string {
   const here = dirname(fileURLToPath(import.meta.url));
   const dirs = [
     process.env.FAIRWAY_BPF_DIR,
-    join(here, "../build/bpf"), // dist/<bundle>.js
+    join(here, "bpf"), // dist/<bundle>.js with dist/bpf/*.o beside it
+    join(here, "../build/bpf"), // dist/<bundle>.js in a source tree
     join(here, "../../../build/bpf"), // src/datapath/bpf/paths.ts
   ].filter((d): d is string => Boolean(d));
   for (const dir of dirs) {
