@@ -130,6 +130,7 @@ export async function fairwayNetwork(options: FairwayOptions): Promise<FairwayNe
     await waitForLine(proc, () => log, '"msg":"agent running"', 30_000);
     const conflist = JSON.parse(readFileSync(join(dirs.confDir, CONFLIST), "utf8")) as Conflist;
     const pid = proc.pid!;
+    let consumed = log.length;
     return {
       label: "fairway",
       conflist,
@@ -137,6 +138,11 @@ export async function fairwayNetwork(options: FairwayOptions): Promise<FairwayNe
       cniPath: dirs.binDir,
       agentPid: pid,
       agentLog: () => log,
+      serverTimes() {
+        const fresh = log.slice(consumed, log.lastIndexOf("\n") + 1);
+        consumed += fresh.length;
+        return agentOpTimes(fresh);
+      },
       close: cleanup,
     };
   } catch (err) {
@@ -160,4 +166,21 @@ export function deleteLinksWithPrefix(prefix: string): string[] {
     }
   }
   return names;
+}
+
+/** The backend time of each CNI ADD / DEL the agent logged in `text` (pino JSON lines). */
+export function agentOpTimes(text: string): { add: number[]; del: number[] } {
+  const out = { add: [] as number[], del: [] as number[] };
+  for (const line of text.split("\n")) {
+    if (!line.includes('"msg":"CNI ')) continue;
+    try {
+      const rec = JSON.parse(line) as { msg?: string; ms?: number };
+      if (typeof rec.ms !== "number") continue;
+      if (rec.msg === "CNI ADD") out.add.push(rec.ms);
+      else if (rec.msg === "CNI DEL") out.del.push(rec.ms);
+    } catch {
+      // not a log record
+    }
+  }
+  return out;
 }

@@ -28,6 +28,11 @@ export interface BenchNetwork {
   readonly cniPath: string;
   /** false for the start-up floor, which creates no interface */
   readonly plumbs?: boolean;
+  /**
+   * Time spent inside the server per operation since the last call (Fairway:
+   * the agent's "CNI ADD"/"CNI DEL" log lines), for the breakdown.
+   */
+  serverTimes?(): { add: number[]; del: number[] };
   /** releases everything the network created (links, bridges, state, processes) */
   close(): Promise<void>;
 }

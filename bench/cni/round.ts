@@ -17,6 +17,9 @@ export interface RoundSamples {
   delWallMs: number;
   /** first few failures, for the report */
   failures: string[];
+  /** time inside the server (agent) per operation, when the network reports it */
+  serverAdd: number[];
+  serverDel: number[];
 }
 
 export async function runRound(
@@ -34,7 +37,10 @@ export async function runRound(
     addWallMs: 0,
     delWallMs: 0,
     failures: [],
+    serverAdd: [],
+    serverDel: [],
   };
+  net.serverTimes?.(); // drop what earlier rounds and warm-up logged
   const fail = (what: string, text: string) => {
     if (out.failures.length < 5) out.failures.push(`${net.label} ${what}: ${text.trim()}`);
   };
@@ -65,6 +71,11 @@ export async function runRound(
       }
     });
     out.delWallMs = performance.now() - t0;
+    const server = net.serverTimes?.();
+    if (server) {
+      out.serverAdd = server.add;
+      out.serverDel = server.del;
+    }
   } finally {
     netns.remove(paths);
   }

@@ -33,7 +33,9 @@ function withSlice(decl: AnyModuleDecl, shape: (c: AgentConfig) => unknown): Any
 
 export const SUBSYSTEMS: readonly AnyModuleDecl[] = [
   // IPAM keeps its database in the agent's stateDir, which its slice calls ipam.stateDir.
-  withSlice(ipamModule, (c) => ({ ipam: { ...c.ipam, stateDir: c.stateDir } })),
+  withSlice(ipamModule, (c) => ({
+    ipam: { ...c.ipam, stateDir: c.stateDir, nodeName: c.nodeName },
+  })),
   clusterModule,
   endpointModule,
 ];

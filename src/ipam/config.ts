@@ -10,7 +10,9 @@ import { IpamCode } from "./errors.ts";
 
 export const ipamConfigSchema = z.strictObject({
   /** The node's pod CIDRs, at most a few per family; IPv4 is used first. */
-  podCIDRs: z.array(z.string()).min(1).max(8),
+  podCIDRs: z.array(z.string()).max(8),
+  /** This node's name: with no podCIDRs, they come from the Node object's spec.podCIDRs. */
+  nodeName: z.string().min(1).optional(),
   /** Absolute directory of the state database (fairway.db). */
   stateDir: z.string().min(1),
   /** Power-loss durability of commits (see db.ts). Default "process". */
@@ -19,7 +21,9 @@ export const ipamConfigSchema = z.strictObject({
 
 export interface IpamConfig {
   /** Canonical text, in the order given. */
+  /** Empty: read from the Node object `nodeName` at start. */
   readonly podCIDRs: readonly string[];
+  readonly nodeName: string | undefined;
   readonly stateDir: string;
   readonly durability: Durability;
 }
@@ -35,12 +39,18 @@ export function parseIpamConfig(raw: unknown): IpamConfig {
     }
     throw configError(problems);
   }
-  const { podCIDRs, stateDir, durability } = parsed.data;
+  const { podCIDRs, nodeName, stateDir, durability } = parsed.data;
   if (!isAbsolute(stateDir)) problems.push(`ipam.stateDir: "${stateDir}" must be an absolute path`);
+  if (podCIDRs.length === 0 && !nodeName) {
+    problems.push(
+      "ipam.podCIDRs: empty, and no nodeName whose Node object could give spec.podCIDRs",
+    );
+  }
   const cidrs = parsePodCidrs(podCIDRs, problems);
   if (problems.length > 0) throw configError(problems);
   return Object.freeze({
     podCIDRs: Object.freeze(cidrs.map((c) => c.text)),
+    nodeName,
     stateDir,
     durability,
   });
@@ -63,8 +73,8 @@ export function parsePodCidrs(texts: readonly string[], problems: string[]): Cid
 }
 
 /** Parses already-validated CIDR texts (from a frozen IpamConfig). */
-export function poolCidrs(config: IpamConfig): Cidr[] {
-  return config.podCIDRs.map((t) => parseCidr(t));
+export function poolCidrs(podCIDRs: readonly string[]): Cidr[] {
+  return podCIDRs.map((t) => parseCidr(t));
 }
 
 /** A Kubernetes Node, only the fields IPAM reads. */

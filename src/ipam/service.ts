@@ -26,11 +26,15 @@ import type {
 export interface IpamServiceOptions {
   /** Clock in ms (tests). */
   now?: () => number;
+  /** Where pod CIDRs come from when the config names none: the Node object. */
+  nodeCidrs?: () => Promise<string[]>;
 }
 
 export class IpamService implements Lifecycle {
   private db: StateDb | undefined;
   private allocator: Allocator | undefined;
+  /** The pod CIDRs in use: from the config, or from the Node object at start. */
+  private podCIDRs: readonly string[] = [];
 
   /** Validates and allocates only (module contract): no I/O until start(). */
   constructor(
@@ -59,6 +63,8 @@ export class IpamService implements Lifecycle {
         },
       );
     }
+    this.podCIDRs =
+      this.config.podCIDRs.length > 0 ? this.config.podCIDRs : await this.cidrsFromNode();
     const db = openStateDb(this.dbPath, {
       durability: this.config.durability,
       migrations: [IPAM_MIGRATIONS],
@@ -67,7 +73,7 @@ export class IpamService implements Lifecycle {
     let stale: Allocation[];
     try {
       allocator = new Allocator(db, {
-        cidrs: poolCidrs(this.config),
+        cidrs: poolCidrs(this.podCIDRs),
         log: this.log,
         ...(this.options.now ? { now: this.options.now } : {}),
       });
@@ -82,12 +88,22 @@ export class IpamService implements Lifecycle {
       this.log.warn(
         {
           outOfPool: stale.map((a) => `${a.ip} ${a.containerId}/${a.ifname}`),
-          podCIDRs: this.config.podCIDRs,
+          podCIDRs: this.podCIDRs,
         },
         "allocations outside the configured pod CIDRs (pod CIDRs changed); they are kept until their pods are deleted",
       );
     }
-    this.log.info({ db: this.dbPath, podCIDRs: this.config.podCIDRs }, "ipam started");
+    this.log.info({ db: this.dbPath, podCIDRs: this.podCIDRs }, "ipam started");
+  }
+
+  private async cidrsFromNode(): Promise<string[]> {
+    if (!this.options.nodeCidrs) {
+      throw new FairwayError(
+        IpamCode.badConfig,
+        "ipam.podCIDRs is empty and no Node object source is wired",
+      );
+    }
+    return this.options.nodeCidrs();
   }
 
   /** Closes the database. Safe to call twice. */

@@ -62,7 +62,7 @@ describe("agent module graph", () => {
     );
     const product = loadAgentConfig({ flags, env: {} });
     const graph = ModuleGraph.create(agentModules(), product, silentLogger());
-    assert.deepEqual(graph.ids(), ["ipam", "cluster", "endpoint", "cni-install"]);
+    assert.deepEqual(graph.ids(), ["cluster", "ipam", "endpoint", "cni-install"]);
     assert.deepEqual(
       SUBSYSTEMS.map((m) => m.id),
       ["ipam", "cluster", "endpoint"],
@@ -130,13 +130,30 @@ describe("agent module graph", () => {
   });
 
   test("the product modules' own config checks run when the graph is built", () => {
-    // IPAM needs at least one pod CIDR; the agent's schema allows none (from the Node object, later).
+    // The agent's schema checks each CIDR; IPAM's own check finds that they overlap.
+    const { flags } = parseFlags(
+      [
+        "--nodeName=n1",
+        "--ipam.podCIDRs=10.244.0.0/16",
+        "--ipam.podCIDRs=10.244.1.0/24",
+        "--cluster.source=directory",
+        "--cluster.directory=/nonexistent",
+      ],
+      [],
+    );
+    const overlapping = loadAgentConfig({ flags, env: {} });
     assert.throws(
-      () => ModuleGraph.create(agentModules(), config, silentLogger()),
+      () => ModuleGraph.create(agentModules(), overlapping, silentLogger()),
       (err: unknown) =>
         err instanceof ConfigError &&
-        err.problems.some((p) => p.startsWith("module ipam: ipam.podCIDRs")),
+        err.problems.some(
+          (p) => p.startsWith("module ipam: ipam.podCIDRs.1") && p.includes("overlaps"),
+        ),
     );
+  });
+
+  test("with no pod CIDRs configured, IPAM takes them from the Node object", () => {
+    assert.doesNotThrow(() => ModuleGraph.create(agentModules(), config, silentLogger()));
   });
 
   test("module config problems are one ConfigError, each line naming the module", () => {

