@@ -401,7 +401,7 @@ describe("fairway-agent startup", () => {
     };
     assert.deepEqual(
       agentStatus.modules.map((m) => `${m.id}:${m.state}`),
-      ["ipam:started", "cluster:started", "endpoint:started", "cni-install:started"],
+      ["cluster:started", "ipam:started", "endpoint:started", "cni-install:started"],
     );
     assert.equal((await agentGet(dirs.socket, ROUTES.readyz)).status, 200);
     const netns = join(root, "ns");
