@@ -46,7 +46,8 @@ export interface EndpointKernel {
   unplumb(hostIfname: string, podNetns?: string): Promise<boolean>;
   attach(spec: EndpointSpec): void;
   /** false when the id had no map entry */
-  detach(endpointId: number): boolean;
+  /** `known`: the row's addresses and host ifindex, so no map walk is needed */
+  detach(endpointId: number, known?: { hostIfindex: number | null; podIps: string[] }): boolean;
   filterAttached(hostIfindex: number): boolean;
   /** every entry of the pinned endpoint map (a full map walk: not for ADD) */
   entries(): DatapathEntry[];
@@ -134,8 +135,8 @@ export class VethKernel implements EndpointKernel {
     this.dp.attachEndpoint(spec);
   }
 
-  detach(endpointId: number): boolean {
-    return this.dp.detachEndpoint(endpointId);
+  detach(endpointId: number, known?: { hostIfindex: number | null; podIps: string[] }): boolean {
+    return this.dp.detachEndpoint(endpointId, known);
   }
 
   filterAttached(hostIfindex: number): boolean {

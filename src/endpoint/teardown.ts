@@ -24,7 +24,7 @@ export async function teardown(
   const key = { containerId: row.containerId, ifname: row.ifname };
   if (row.state !== "deleting") ctx.store.setState(row.id, "deleting");
   try {
-    ctx.kernel.detach(row.id);
+    ctx.kernel.detach(row.id, { hostIfindex: row.hostIfindex, podIps: row.ips });
   } catch (err) {
     throw datapathError("removing the datapath entry", key, err);
   }

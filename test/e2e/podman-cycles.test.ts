@@ -9,10 +9,10 @@ import assert from "node:assert/strict";
 import { before, describe, test } from "node:test";
 import { cleanupFor } from "../harness/index.ts";
 import { type Inventory, inCidr, takeInventory } from "./podman/inventory.ts";
-import { FairwayNode, NETWORK } from "./podman/node.ts";
+import { FairwayNode, NETWORK, podCidrFor } from "./podman/node.ts";
 import { IMAGE, requirePodman } from "./podman/podman.ts";
 
-const POD_CIDR = "10.247.1.0/24";
+const POD_CIDR = podCidrFor(1);
 const CYCLES = Number(process.env.FAIRWAY_PODMAN_CYCLES ?? 100);
 const LANES = 4;
 
@@ -26,13 +26,7 @@ async function cycle(node: FairwayNode, i: number, seen: string[]): Promise<void
     return r.stdout.trim();
   };
   await ok(["run", "-d", "--name", name, "--network", NETWORK, IMAGE, "sleep", "600"]);
-  const ipOf = () =>
-    ok([
-      "inspect",
-      "--format",
-      `{{(index .NetworkSettings.Networks "${NETWORK}").IPAddress}}`,
-      name,
-    ]);
+  const ipOf = async () => (await p.inspect(name, NETWORK)).ip;
   const ip = await ipOf();
   assert.ok(inCidr(ip, POD_CIDR), `cycle ${i}: address "${ip}" not in ${POD_CIDR}`);
   seen.push(ip);
@@ -61,6 +55,7 @@ describe("podman start/stop cycles on Fairway's network", () => {
     // A first container: the counting sees each kind of state one container
     // makes, and tables or cursors that exist from the first ADD on are in "before".
     const first = node.podman.start("cyc", NETWORK, ["sleep", "600"]);
+    await node.podman.inspect(first, NETWORK);
     const during = await takeInventory(node);
     node.podman.remove(first);
     for (const kind of [

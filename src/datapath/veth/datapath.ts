@@ -131,15 +131,36 @@ export class VethDatapath {
    * entries and counters of the endpoint. Idempotent: false when nothing was
    * registered under that id. A host veth that is already gone is fine.
    */
-  detachEndpoint(endpointId: number): boolean {
+  /**
+   * Removes an endpoint's map entries, counters and tc filter. With `known`
+   * (the caller's record of its addresses and host veth) the cost is one lookup
+   * per address; without it the endpoint map is walked.
+   */
+  detachEndpoint(
+    endpointId: number,
+    known?: { hostIfindex: number | null; podIps: string[] },
+  ): boolean {
     this.assertOpen();
-    const records = this.list().filter((r) => r.endpointId === endpointId);
-    for (const r of records) {
-      this.detach(r.hostIfindex, true);
-      for (const ip of r.podIps) this.objs.maps.endpoints.delete(endpointKey(ip));
+    if (!known) {
+      const records = this.list().filter((r) => r.endpointId === endpointId);
+      for (const r of records) {
+        this.detach(r.hostIfindex, true);
+        for (const ip of r.podIps) this.objs.maps.endpoints.delete(endpointKey(ip));
+      }
+      this.objs.maps.epStats.delete(endpointId);
+      return records.length > 0;
     }
+    let found = false;
+    for (const ip of known.podIps) {
+      const key = endpointKey(ip);
+      // Only this endpoint's entry: the address may already belong to another one.
+      if (this.objs.maps.endpoints.lookup(key)?.endpoint_id !== endpointId) continue;
+      this.objs.maps.endpoints.delete(key);
+      found = true;
+    }
+    if (known.hostIfindex !== null) this.detach(known.hostIfindex, true);
     this.objs.maps.epStats.delete(endpointId);
-    return records.length > 0;
+    return found;
   }
 
   /** Attaches from_netdev to an uplink's ingress (replace: idempotent). Returns its ifindex. */

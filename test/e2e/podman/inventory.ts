@@ -1,9 +1,10 @@
 // What a leak check counts, scoped to what one test's node can leave behind
 // (other suites run on this machine at the same time): links named with the
 // node's prefix, addresses and routes on them or in its pod CIDR (every table,
-// IPv4 and IPv6), tc filters on them and on its uplink, podman's namespaces,
-// libcni's cached results of the network, entries of every pinned map, rows of
-// every table in the agent's database, and the agent's endpoint records.
+// IPv4 and IPv6), tc filters on them and on its uplink, the namespaces podman
+// made for its containers, libcni's cached results of them, entries of every
+// pinned hash map, rows of every table in the agent's database, and the
+// agent's endpoint records.
 
 import { execFileSync } from "node:child_process";
 import { existsSync, readdirSync, statSync } from "node:fs";
@@ -75,11 +76,15 @@ export async function takeInventory(node: FairwayNode, uplink?: string): Promise
       }
     }
   }
+  // Podman's namespaces and libcni's cache files of this node's containers
+  // (other podman users on the machine are not ours to count).
   const netns = lines("ip", ["netns", "list"])
     .map((l) => l.split(" ")[0]!)
-    .filter((n) => n.startsWith("netns-") || n.startsWith("cni-"));
+    .filter((n) => node.podman.sandboxes.has(`/run/netns/${n}`));
   const cniCache = existsSync(CNI_CACHE)
-    ? readdirSync(CNI_CACHE).filter((f) => f.startsWith(`${NETWORK}-`))
+    ? readdirSync(CNI_CACHE).filter((f) =>
+        [...node.podman.ids].some((id) => f.startsWith(`${NETWORK}-${id}-`)),
+      )
     : [];
   return {
     links,

@@ -37,6 +37,15 @@ export interface NodeOptions {
   uplink?: string;
 }
 
+/**
+ * A pod CIDR for this test process: 10.247.<n>.0/24 with n from the pid and
+ * `slot`, so two suites running on one machine at once rarely share a range
+ * (a shared range would make their agents plumb the same addresses).
+ */
+export function podCidrFor(slot: number): string {
+  return `10.247.${(process.pid * 4 + slot) % 256}.0/24`;
+}
+
 let prefixCounter = 0;
 
 /** "fwt" + 4 characters unique to this process and call: 7, the most hostIfPrefix takes. */

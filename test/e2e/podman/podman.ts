@@ -54,9 +54,20 @@ export interface PodmanResult {
   stderr: string;
 }
 
+/** A container's attachment as podman reports it. */
+export interface ContainerNet {
+  id: string;
+  /** the network namespace podman made for it (changes on every start) */
+  sandbox: string;
+  ip: string;
+}
+
 export class Podman {
   readonly confPath: string;
   private readonly names = new Set<string>();
+  /** ids and namespaces of every container inspected: what leak checks may count as ours */
+  readonly ids = new Set<string>();
+  readonly sandboxes = new Set<string>();
 
   /**
    * @param dir where the test's containers.conf is written
@@ -109,6 +120,34 @@ export class Podman {
     return name;
   }
 
+  /** `podman run --rm` of a fresh container on `network`; throws unless it exits 0, else its stdout. */
+  runOnce(tag: string, network: string, command: readonly string[]): string {
+    return this.run([
+      "run",
+      "--rm",
+      "--name",
+      this.name(tag),
+      "--network",
+      network,
+      IMAGE,
+      ...command,
+    ]);
+  }
+
+  /** Like runOnce, without throwing. */
+  tryOnce(tag: string, network: string, command: readonly string[]): Promise<PodmanResult> {
+    return this.exec([
+      "run",
+      "--rm",
+      "--name",
+      this.name(tag),
+      "--network",
+      network,
+      IMAGE,
+      ...command,
+    ]);
+  }
+
   /** Starts a detached container on `network`; returns its name. */
   start(tag: string, network: string, command: readonly string[]): string {
     const name = this.name(tag);
@@ -116,14 +155,23 @@ export class Podman {
     return name;
   }
 
-  /** The container's address on `network`. */
+  /** The container's address on `network` (and its id and namespace, remembered). */
   ip(name: string, network: string): string {
-    return this.run([
-      "inspect",
-      "--format",
-      `{{(index .NetworkSettings.Networks "${network}").IPAddress}}`,
-      name,
-    ]).trim();
+    return this.remember(this.run(["inspect", "--format", inspectFormat(network), name])).ip;
+  }
+
+  /** Like ip(), without blocking the event loop; throws unless podman exits 0. */
+  async inspect(name: string, network: string): Promise<ContainerNet> {
+    const r = await this.exec(["inspect", "--format", inspectFormat(network), name]);
+    if (r.code !== 0) throw new Error(`podman inspect ${name} failed: ${r.stderr.trim()}`);
+    return this.remember(r.stdout);
+  }
+
+  private remember(line: string): ContainerNet {
+    const [id = "", sandbox = "", ip = ""] = line.trim().split(" ");
+    if (id) this.ids.add(id);
+    if (sandbox) this.sandboxes.add(sandbox);
+    return { id, sandbox, ip };
   }
 
   /** Removes the container now (stop timeout 0); podman calls CNI DEL on the way. */
@@ -141,6 +189,9 @@ export class Podman {
     this.names.clear();
   }
 }
+
+const inspectFormat = (network: string) =>
+  `{{.Id}} {{.NetworkSettings.SandboxKey}} {{(index .NetworkSettings.Networks "${network}").IPAddress}}`;
 
 /**
  * The system drop-in's settings with the test's network dirs: CONTAINERS_CONF
