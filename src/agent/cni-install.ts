@@ -44,7 +44,11 @@ export interface CniInstaller {
   readonly bundlePath: string;
 }
 
-/** The conflist Fairway installs (CNI spec 1.1.0; `cniVersions` lets 1.1 runtimes pick the highest common version). */
+/**
+ * The conflist Fairway installs. `cniVersion` is 1.0.0 because runtimes built
+ * on libcni < 1.2 (podman 4, containerd 1.7) refuse a 1.1.0 result; 1.1-aware
+ * runtimes read `cniVersions` and pick 1.1.0 (GC, STATUS), as the spec intends.
+ */
 export function buildConflist(config: CniInstallConfig): string {
   const plugin: Record<string, unknown> = {
     type: CNI_PLUGIN_TYPE,
@@ -52,7 +56,7 @@ export function buildConflist(config: CniInstallConfig): string {
   };
   if (config.mtu !== undefined) plugin.mtu = config.mtu;
   const conflist = {
-    cniVersion: "1.1.0",
+    cniVersion: "1.0.0",
     cniVersions: [...SUPPORTED_CNI_VERSIONS],
     name: config.networkName,
     plugins: [plugin],

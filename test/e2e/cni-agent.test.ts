@@ -100,7 +100,8 @@ describe("fairway-cni against a running fairway-agent", () => {
     assert.equal(statSync(plugin).mode & 0o777, 0o755);
     assert.deepEqual(readFileSync(plugin), readFileSync(bundle.path));
     const conflist = JSON.parse(readFileSync(join(dirs.confDir, "05-fairway.conflist"), "utf8"));
-    assert.equal(conflist.cniVersion, "1.1.0");
+    assert.equal(conflist.cniVersion, "1.0.0");
+    assert.ok(conflist.cniVersions.includes("1.1.0"));
     assert.equal(conflist.name, "fairway");
     assert.deepEqual(conflist.plugins, [{ type: "fairway-cni", agentSocket: dirs.socket }]);
     assert.deepEqual(readdirSync(dirs.confDir), ["05-fairway.conflist"], "no temporary files left");

