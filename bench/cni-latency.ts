@@ -1,13 +1,14 @@
 // CNI ADD/DEL latency as a runtime sees it: the plugin exec'd once per
 // operation (process start-up included) with CNI_* env and the netconf on
 // stdin, into network namespaces created beforehand, at concurrency 1, 10 and
-// 50. Fairway (fairway-agent running, its installed fairway-cni), Debian's
+// 50. Fairway (fairway-agent running, its installed fairway-cni: the C front
+// end; and the same agent through the JS plugin beside it), Debian's
 // reference plugins (bridge + host-local) and an empty Node script (the
 // start-up floor) run interleaved in one run, round by round, so all see the
 // same machine load; ratios are reported.
 //
 //   sudo node --import tsx bench/cni-latency.ts [--ops 200] [--rounds 4] [--levels 1,10,50]
-//       [--networks fairway,reference,floor] [--log-level info]
+//       [--networks fairway,fairway-js,reference,floor] [--log-level info]
 //
 // Writes bench/results/cni-latency.json and prints markdown tables.
 // Target: Fairway ADD p50 <= 50 ms and p99 <= 150 ms at concurrency 10.
@@ -36,8 +37,12 @@ const { values: opts } = parseArgs({
     rounds: { type: "string", default: "4" },
     levels: { type: "string", default: "1,10,50" },
     "log-level": { type: "string", default: "info" },
-    /** a subset of "fairway", "reference" (bridge+host-local), "floor" (empty Node script) */
-    networks: { type: "string", default: "fairway,reference,floor" },
+    /**
+     * a subset of "fairway" (the installed fairway-cni: the C front end when built),
+     * "fairway-js" (the same agent through the JS plugin; needs "fairway"),
+     * "reference" (bridge+host-local), "floor" (empty Node script)
+     */
+    networks: { type: "string", default: "fairway,fairway-js,reference,floor" },
   },
 });
 const OPS = Number(opts.ops);
@@ -67,7 +72,9 @@ const cidr = (slot: number) => `10.246.${(process.pid * 2 + slot) % 256}.0/24`;
 
 async function main(): Promise<Cell[]> {
   if (WANT.has("fairway")) {
-    networks.push(await fairwayNetwork({ podCIDR: cidr(0), logLevel: opts["log-level"] }));
+    const fairway = await fairwayNetwork({ podCIDR: cidr(0), logLevel: opts["log-level"] });
+    networks.push(fairway);
+    if (WANT.has("fairway-js")) networks.push(fairway.jsPlugin());
   }
   if (WANT.has("reference")) networks.push(referenceNetwork(cidr(1)));
   if (WANT.has("floor")) networks.push(nodeFloor());

@@ -81,6 +81,15 @@ ensure_native() {
   npx node-gyp rebuild --directory native $(nodedir_flag) --loglevel=error >/dev/null
 }
 
+# The CNI plugin's C front end (native/cni/fairway-cni.c): libc only.
+ensure_cni_frontend() {
+  local src=native/cni/fairway-cni.c out=build/bin/fairway-cni
+  [[ -f "$out" && ! "$src" -nt "$out" ]] && return 0
+  say "building the CNI front end ($out)"
+  mkdir -p build/bin
+  gcc -std=c11 -O2 -Wall -Wextra -Werror -o "$out" "$src"
+}
+
 WITH_TEST_TOOLS=0
 for arg in "$@"; do
   case "$arg" in
@@ -94,6 +103,7 @@ ensure_mounts
 ensure_npm
 bash scripts/build-bpf.sh
 ensure_native
+ensure_cni_frontend
 node scripts/build.mjs
 # Peers the tests run against: a real kube-apiserver + etcd built from the Go
 # module proxy (minutes the first time, nothing after).

@@ -42,6 +42,16 @@ for (const obj of existsSync("build/bpf") ? readdirSync("build/bpf") : []) {
   if (!existsSync(to) || statSync(from).mtimeMs > statSync(to).mtimeMs) copyFileSync(from, to);
 }
 
+// And the CNI front end (built by scripts/bootstrap.sh), installed by the agent as <binDir>/fairway-cni.
+const frontEnd = "build/bin/fairway-cni";
+const frontEndCopy = "dist/fairway-cni";
+if (
+  existsSync(frontEnd) &&
+  (!existsSync(frontEndCopy) || statSync(frontEnd).mtimeMs > statSync(frontEndCopy).mtimeMs)
+) {
+  copyFileSync(frontEnd, frontEndCopy);
+}
+
 const outputs = Object.keys(entries).map((name) => join("dist", `${name}.js`));
 const sourceTime = Math.max(newest("src"), statSync("package-lock.json").mtimeMs);
 const upToDate = outputs.every((o) => existsSync(o) && statSync(o).mtimeMs >= sourceTime);

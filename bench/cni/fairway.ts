@@ -1,6 +1,7 @@
 // Fairway under benchmark: a fairway-agent process (the product's module list,
 // with its real "endpoint" backend) on a temp tree, and the plugin it installs
-// into its bin dir, exec'd through its shebang as a runtime does. Everything
+// into its bin dir (the C front end when built, else the JS bundle through its
+// shebang), exec'd as a runtime does. Everything
 // lives in temp dirs and a unique bpffs dir, removed on close together with any
 // host veth of this agent's prefix that is still there.
 
@@ -26,7 +27,15 @@ export interface FairwayNetwork extends BenchNetwork {
   readonly agentPid: number;
   /** the agent's stderr so far (pino JSON lines) */
   agentLog(): string;
+  /**
+   * The same agent, driven through the JS plugin it installed beside the C
+   * front end (<binDir>/fairway-cni.mjs, node start-up per operation). Its
+   * close() is a no-op: the agent belongs to this network.
+   */
+  jsPlugin(): BenchNetwork;
 }
+
+export const FAIRWAY_JS_LABEL = "fairway (JS plugin)";
 
 /** Bundles src/cni/main.ts the way scripts/build.mjs does, into `dir`. */
 async function bundlePlugin(dir: string): Promise<string> {
@@ -131,19 +140,29 @@ export async function fairwayNetwork(options: FairwayOptions): Promise<FairwayNe
     const conflist = JSON.parse(readFileSync(join(dirs.confDir, CONFLIST), "utf8")) as Conflist;
     const pid = proc.pid!;
     let consumed = log.length;
+    const serverTimes = () => {
+      const fresh = log.slice(consumed, log.lastIndexOf("\n") + 1);
+      consumed += fresh.length;
+      return agentOpTimes(fresh);
+    };
+    const plugin = join(dirs.binDir, conflist.plugins[0]!.type as string);
     return {
       label: "fairway",
       conflist,
-      plugin: join(dirs.binDir, conflist.plugins[0]!.type as string),
+      plugin,
       cniPath: dirs.binDir,
       agentPid: pid,
       agentLog: () => log,
-      serverTimes() {
-        const fresh = log.slice(consumed, log.lastIndexOf("\n") + 1);
-        consumed += fresh.length;
-        return agentOpTimes(fresh);
-      },
+      serverTimes,
       close: cleanup,
+      jsPlugin: () => ({
+        label: FAIRWAY_JS_LABEL,
+        conflist,
+        plugin: `${plugin}.mjs`,
+        cniPath: dirs.binDir,
+        serverTimes,
+        async close() {},
+      }),
     };
   } catch (err) {
     await cleanup();

@@ -25,7 +25,8 @@ import { BugError } from "../base/errors.ts";
 import type { Logger } from "../base/log.ts";
 import type { AnyModuleDecl } from "../base/module.ts";
 import { detectFeatures, type Feature } from "../datapath/features.ts";
-import { createApiServer } from "./api-server.ts";
+import { createApiServer, createDispatch, type Dispatch } from "./api-server.ts";
+import { cniExecRoute } from "./cni-exec.ts";
 import { attachmentKey, cniRoutes, cniStatus } from "./cni-routes.ts";
 import { type AgentConfig, socketPath } from "./config.ts";
 import { DelQueue } from "./del-queue.ts";
@@ -94,7 +95,12 @@ export class Agent {
         log: log.child({ subsys: "cni-api" }),
       }),
     ];
-    this.server = createApiServer(routes, log.child({ subsys: "api" }));
+    // The exec route runs the plugin in-process, calling back into this same table.
+    const dispatch: Dispatch = createDispatch(
+      [...routes, cniExecRoute((method, path, body) => dispatch(method, path, body))],
+      log.child({ subsys: "api" }),
+    );
+    this.server = createApiServer(dispatch, log.child({ subsys: "api" }));
   }
 
   moduleIds(): string[] {

@@ -19,7 +19,13 @@ export interface RouteRequest {
 export interface RouteReply {
   status?: number;
   body: unknown;
+  /** sent as is instead of JSON.stringify(body) (still application/json) */
+  raw?: string;
+  headers?: Record<string, string>;
 }
+
+/** One request through the route table, without HTTP: what the socket and in-process callers share. */
+export type Dispatch = (method: string, pathname: string, body: unknown) => Promise<RouteReply>;
 
 export interface Route {
   method: "GET" | "POST";
@@ -53,62 +59,68 @@ export function httpStatusFor(error: ApiError): number {
   return STATUS_BY_CODE[error.code] ?? (error.kind === "transient" ? 503 : 500);
 }
 
-export function createApiServer(routes: readonly Route[], log: Logger): Server {
+/**
+ * The route table as a function: matching (404/405), the handler, errors as
+ * data with their HTTP status. The socket server and the in-process CNI exec
+ * route both go through it, so they answer alike.
+ */
+export function createDispatch(routes: readonly Route[], log: Logger): Dispatch {
   const table = routes.map((r) => ({ ...r, segments: r.path.split("/") }));
-  const server = createServer((req, res) => {
-    handle(req, res).catch((err) => {
-      log.error({ err }, "API handler crashed");
-      if (!res.headersSent) send(res, 500, toApiError(err));
-    });
-  });
-
-  async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const url = new URL(req.url ?? "/", "http://agent");
-    const segments = url.pathname.split("/");
+  return async (method, pathname, body) => {
+    const segments = pathname.split("/");
     const matches = table.filter(
       (r) => r.segments.length === segments.length && match(r.segments, segments) !== undefined,
     );
-    const route = matches.find((r) => r.method === req.method);
+    const route = matches.find((r) => r.method === method);
     if (!route) {
-      req.resume();
       if (matches.length > 0) {
-        res.setHeader("allow", matches.map((r) => r.method).join(", "));
-        send(
-          res,
-          405,
-          apiError(AGENT_ERRORS.badRequest, `${req.method} is not allowed on ${url.pathname}`),
-        );
-      } else
-        send(res, 404, apiError(AGENT_ERRORS.notFound, `no route ${req.method} ${url.pathname}`));
-      return;
+        return {
+          status: 405,
+          headers: { allow: matches.map((r) => r.method).join(", ") },
+          body: apiError(AGENT_ERRORS.badRequest, `${method} is not allowed on ${pathname}`),
+        };
+      }
+      return {
+        status: 404,
+        body: apiError(AGENT_ERRORS.notFound, `no route ${method} ${pathname}`),
+      };
     }
     const params = match(route.segments, segments)!;
-    let body: unknown;
-    try {
-      if (req.method === "POST") body = await readJson(req);
-      else req.resume();
-    } catch (err) {
-      send(res, 400, toApiError(err));
-      return;
-    }
     const t0 = performance.now();
     try {
-      const reply = await route.handler({ params, body });
-      send(res, reply.status ?? 200, reply.body);
+      return await route.handler({ params, body });
     } catch (err) {
       const error = toApiError(err);
       const status = httpStatusFor(error);
       if (status >= 500 && error.kind === "bug")
         log.error({ err, route: route.path }, "request failed");
-      send(res, status, error);
+      return { status, body: error };
     } finally {
-      log.debug(
-        { method: req.method, path: url.pathname, ms: Math.round(performance.now() - t0) },
-        "request",
-      );
+      log.debug({ method, path: pathname, ms: Math.round(performance.now() - t0) }, "request");
     }
+  };
+}
+
+export function createApiServer(dispatch: Dispatch, log: Logger): Server {
+  return createServer((req, res) => {
+    handle(req, res).catch((err) => {
+      log.error({ err }, "API handler crashed");
+      if (!res.headersSent) send(res, { status: 500, body: toApiError(err) });
+    });
+  });
+
+  async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const url = new URL(req.url ?? "/", "http://agent");
+    let body: unknown;
+    try {
+      if (req.method === "POST") body = await readJson(req);
+      else req.resume();
+    } catch (err) {
+      send(res, { status: 400, body: toApiError(err) });
+      return;
+    }
+    send(res, await dispatch(req.method ?? "GET", url.pathname, body));
   }
-  return server;
 }
 
 function match(pattern: string[], actual: string[]): Record<string, string> | undefined {
@@ -128,9 +140,10 @@ function apiError(code: string, message: string): ApiError {
   return { code, message, details: {}, kind: "expected" };
 }
 
-function send(res: ServerResponse, status: number, body: unknown): void {
-  const text = body === undefined ? "" : JSON.stringify(body);
-  res.writeHead(status, {
+function send(res: ServerResponse, reply: RouteReply): void {
+  const text = reply.raw ?? (reply.body === undefined ? "" : JSON.stringify(reply.body));
+  res.writeHead(reply.status ?? 200, {
+    ...reply.headers,
     "content-type": "application/json",
     "content-length": Buffer.byteLength(text),
   });

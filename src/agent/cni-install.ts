@@ -1,8 +1,11 @@
 // Module "cni-install": puts Fairway's CNI plugin where the runtime finds it.
-// start: copies the plugin bundle to <binDir>/fairway-cni.mjs (0755) with
-// <binDir>/fairway-cni a symlink to it, and writes <confDir>/05-fairway.conflist,
-// each atomically and only when changed.
-//   Why the symlink: the bundle is an ES module. Node follows the symlink of its
+// start: copies the plugin bundle to <binDir>/fairway-cni.mjs (0755) and the C
+// front end (native/cni/fairway-cni.c) to <binDir>/fairway-cni (0755), and
+// writes <confDir>/05-fairway.conflist, each atomically and only when changed.
+// The C front end asks the agent to run the plugin in-process (no Node start
+// per pod operation) and execs fairway-cni.mjs when the agent is unreachable.
+//   Without a built C front end, <binDir>/fairway-cni is a symlink to the .mjs.
+//   Why a symlink: the bundle is an ES module. Node follows the symlink of its
 //   main script, so it loads the .mjs as ESM by its extension; an extensionless
 //   copy would depend on Node's module syntax detection (20.19+), which also
 //   parses the file twice.
@@ -30,6 +33,8 @@ export interface CniInstallConfig {
   networkName: string;
   /** explicit bundle path; else found next to the agent bundle or in dist/ */
   pluginBundle?: string;
+  /** explicit C front end; "none": JS plugin only; else found next to the agent bundle or in build/bin/ */
+  pluginBinary?: string;
   agentSocket: string;
   mtu?: number;
 }
@@ -38,7 +43,7 @@ export interface CniInstaller {
   start(): Promise<void>;
   stop(): Promise<void>;
   readonly conflistPath: string;
-  /** <binDir>/fairway-cni: what runtimes exec (a symlink to bundlePath) */
+  /** <binDir>/fairway-cni: what runtimes exec (the C front end, or a symlink to bundlePath) */
   readonly pluginPath: string;
   /** <binDir>/fairway-cni.mjs: the bundle */
   readonly bundlePath: string;
@@ -69,6 +74,18 @@ export function bundleCandidates(explicit: string | undefined): string[] {
   if (explicit) return [explicit];
   const here = dirname(fileURLToPath(import.meta.url));
   return [join(here, `${CNI_PLUGIN_TYPE}.js`), join(here, "../../dist", `${CNI_PLUGIN_TYPE}.js`)];
+}
+
+/** Where the C front end may be: next to the agent bundle (dist/), or in the source tree. */
+export function binaryCandidates(explicit: string | undefined): string[] {
+  if (explicit === "none") return [];
+  if (explicit) return [explicit];
+  const here = dirname(fileURLToPath(import.meta.url));
+  return [
+    join(here, CNI_PLUGIN_TYPE),
+    join(here, "../../dist", CNI_PLUGIN_TYPE),
+    join(here, "../../build/bin", CNI_PLUGIN_TYPE),
+  ];
 }
 
 /**
@@ -120,12 +137,21 @@ class Installer implements CniInstaller {
         },
       );
     }
-    // The binary first: a conflist naming a plugin that is not there yet would fail pods.
+    const binary = this.findBinary();
+    // The binaries first: a conflist naming a plugin that is not there yet would fail pods.
+    // The bundle before the front end: the front end falls back to it.
     const wroteBundle = writeFileAtomic(this.bundlePath, readFileSync(bundle), 0o755);
-    const wroteLink = symlinkAtomic(basename(this.bundlePath), this.pluginPath);
+    const wrotePlugin = binary
+      ? writeFileAtomic(this.pluginPath, readFileSync(binary), 0o755)
+      : symlinkAtomic(basename(this.bundlePath), this.pluginPath);
     const wroteConf = writeFileAtomic(this.conflistPath, buildConflist(this.config), 0o644);
     this.log.info(
-      { plugin: this.pluginPath, from: bundle, updated: wroteBundle || wroteLink },
+      {
+        plugin: this.pluginPath,
+        from: bundle,
+        frontEnd: binary ?? "none (symlink to the bundle)",
+        updated: wroteBundle || wrotePlugin,
+      },
       "CNI plugin installed",
     );
     this.log.info(
@@ -133,6 +159,21 @@ class Installer implements CniInstaller {
       "CNI network configuration installed",
     );
     this.warnIfShadowed();
+  }
+
+  /** The C front end to install, if any; an explicit path must exist. */
+  private findBinary(): string | undefined {
+    const explicit = this.config.pluginBinary;
+    const candidates = binaryCandidates(explicit);
+    const found = candidates.find((p) => existsSync(p));
+    if (!found && explicit && explicit !== "none") {
+      throw new FairwayError(
+        "E_CNI_BINARY_MISSING",
+        `CNI front end ${explicit} not found; build it with scripts/bootstrap.sh, or unset cni.pluginBinary`,
+        { details: { candidates } },
+      );
+    }
+    return found;
   }
 
   /** Runtimes use the first config file in lexical order: say so when another one wins. */

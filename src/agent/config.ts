@@ -129,6 +129,12 @@ export const agentConfigSchema = z.strictObject({
       networkName: networkName().default("fairway"),
       /** the plugin bundle to install; unset: fairway-cni.js next to the agent's bundle */
       pluginBundle: absPath().optional(),
+      /**
+       * the C front end to install as <binDir>/fairway-cni; unset: fairway-cni next to
+       * the agent's bundle or build/bin/ of the source tree, if built; "none": the JS
+       * plugin alone (fairway-cni is then a symlink to fairway-cni.mjs)
+       */
+      pluginBinary: z.union([absPath(), z.literal("none")]).optional(),
     })
     .prefault({}),
 });

@@ -45,6 +45,9 @@ export function writeDelQueueEntry(dir: string, entry: DelQueueEntry): string {
   return path;
 }
 
+/** Header of a /v1/cni/exec answer: the plugin's exit code (the body is its stdout). */
+export const CNI_EXEC_EXIT_HEADER = "x-cni-exit-code";
+
 export const ROUTES = {
   healthz: "/healthz",
   readyz: "/readyz",
@@ -54,6 +57,8 @@ export const ROUTES = {
   cniCheck: "/v1/cni/check",
   cniGc: "/v1/cni/gc",
   cniStatus: "/v1/cni/status",
+  /** the whole plugin run in the agent, for the C front end: {env, stdin} -> stdout + exit code */
+  cniExec: "/v1/cni/exec",
   endpoints: "/v1/endpoints",
 } as const;
 
@@ -254,7 +259,7 @@ export interface AgentStatus {
 
 /**
  * Codes of errors that cross the socket and that the CNI plugin maps to CNI
- * codes (src/cni/errors.ts). Backends throw FairwayErrors with these codes; any
+ * codes (src/base/cni/errors.ts). Backends throw FairwayErrors with these codes; any
  * other code becomes CNI 100 (or 11 when its kind is "transient"). Never renumber
  * or reuse a code.
  */

@@ -1,7 +1,7 @@
 // fairway-cni entry point. Kept tiny: node built-ins only, so the bundle is one
 // small file that starts fast (it runs once per pod operation).
 import { readFileSync } from "node:fs";
-import { runPlugin } from "./plugin.ts";
+import { runPlugin } from "../base/cni/plugin.ts";
 
 async function readStdin(): Promise<Buffer> {
   try {

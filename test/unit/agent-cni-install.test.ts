@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import {
+  lstatSync,
   mkdirSync,
   mkdtempSync,
   readdirSync,
@@ -67,13 +68,14 @@ test("the conflist is CNI 1.1.0 with one fairway-cni plugin", () => {
   });
 });
 
-test("start installs the plugin (0755) and the conflist; a second start changes nothing; stop leaves them", async (t) => {
+test("without a C front end: the plugin is a symlink to the bundle (0755); a second start changes nothing; stop leaves them", async (t) => {
   const { bundle, confDir, binDir } = tree(t);
   const config = {
     confDir,
     binDir,
     networkName: "fairway",
     pluginBundle: bundle,
+    pluginBinary: "none",
     agentSocket: "/run/x/agent.sock",
   };
   const one = installer(config);
@@ -98,6 +100,41 @@ test("start installs the plugin (0755) and the conflist; a second start changes 
   await one.stop();
   assert.deepEqual(readdirSync(binDir).sort(), ["fairway-cni", "fairway-cni.mjs"]);
   assert.deepEqual(readdirSync(confDir), [CONFLIST_NAME]);
+});
+
+test("with a C front end: fairway-cni is a copy of it (0755), the bundle beside it; it replaces an older symlink", async (t) => {
+  const { bundle, confDir, binDir, root } = tree(t);
+  const frontEnd = join(root, "front-end");
+  writeFileSync(frontEnd, "\x7fELF v1");
+  const base = { confDir, binDir, networkName: "fairway", pluginBundle: bundle, agentSocket: "/s" };
+  await installer({ ...base, pluginBinary: "none" }).start();
+  assert.equal(readlinkSync(join(binDir, "fairway-cni")), "fairway-cni.mjs");
+
+  await installer({ ...base, pluginBinary: frontEnd }).start();
+  const plugin = join(binDir, "fairway-cni");
+  assert.equal(lstatSync(plugin).isFile(), true, "a regular file, no longer the symlink");
+  assert.equal(statSync(plugin).mode & 0o777, 0o755);
+  assert.equal(readFileSync(plugin, "utf8"), "\x7fELF v1");
+  assert.equal(readFileSync(join(binDir, "fairway-cni.mjs"), "utf8"), readFileSync(bundle, "utf8"));
+  assert.deepEqual(readdirSync(binDir).sort(), ["fairway-cni", "fairway-cni.mjs"]);
+
+  writeFileSync(frontEnd, "\x7fELF v2");
+  await installer({ ...base, pluginBinary: frontEnd }).start();
+  assert.equal(readFileSync(plugin, "utf8"), "\x7fELF v2", "a new front end replaces the old");
+});
+
+test("an explicit front end that is missing fails start", async (t) => {
+  const { bundle, confDir, binDir, root } = tree(t);
+  const config = {
+    confDir,
+    binDir,
+    networkName: "fairway",
+    pluginBundle: bundle,
+    pluginBinary: join(root, "nope"),
+    agentSocket: "/s",
+  };
+  await assert.rejects(installer(config).start(), /CNI front end .*nope not found/);
+  assert.throws(() => readdirSync(confDir), /ENOENT/, "no conflist without a plugin");
 });
 
 test("a missing bundle fails start, naming where it looked", async (t) => {

@@ -1,7 +1,12 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
-import { interfaceNameProblem, parseCniArgs, parseEnv, podFromArgs } from "../../src/cni/env.ts";
-import { CniError } from "../../src/cni/errors.ts";
+import {
+  interfaceNameProblem,
+  parseCniArgs,
+  parseEnv,
+  podFromArgs,
+} from "../../src/base/cni/env.ts";
+import { CniError } from "../../src/base/cni/errors.ts";
 
 function code(fn: () => unknown): { code: number; msg: string } {
   try {

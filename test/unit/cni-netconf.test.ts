@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
-import { CniError } from "../../src/cni/errors.ts";
-import { parseNetConf } from "../../src/cni/netconf.ts";
+import { CniError } from "../../src/base/cni/errors.ts";
+import { parseNetConf } from "../../src/base/cni/netconf.ts";
 
 function fails(input: unknown): { code: number; msg: string } {
   try {

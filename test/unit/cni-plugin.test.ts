@@ -15,9 +15,9 @@ import {
   type CniRequest,
   callAgent,
 } from "../../src/base/api.ts";
-import type { AgentCaller } from "../../src/cni/commands.ts";
-import { cniCodeForAgentError, fromAgentError } from "../../src/cni/errors.ts";
-import { runPlugin } from "../../src/cni/plugin.ts";
+import type { AgentCaller } from "../../src/base/cni/commands.ts";
+import { cniCodeForAgentError, fromAgentError } from "../../src/base/cni/errors.ts";
+import { runPlugin } from "../../src/base/cni/plugin.ts";
 
 interface Call {
   method: string;

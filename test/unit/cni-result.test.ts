@@ -1,9 +1,9 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import type { CniResult } from "../../src/base/api.ts";
-import { CniError } from "../../src/cni/errors.ts";
-import { convertResult, mergeChained, normalizePrevResult } from "../../src/cni/result.ts";
-import { checkVersion, compareVersions, versionOutput } from "../../src/cni/version.ts";
+import { CniError } from "../../src/base/cni/errors.ts";
+import { convertResult, mergeChained, normalizePrevResult } from "../../src/base/cni/result.ts";
+import { checkVersion, compareVersions, versionOutput } from "../../src/base/cni/version.ts";
 
 const result: CniResult = {
   cniVersion: "1.1.0",

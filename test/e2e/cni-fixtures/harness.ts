@@ -1,7 +1,7 @@
 // Helpers for the CNI/agent e2e tests: temp dirs, building the plugin bundle,
 // running the agent process, exec'ing the plugin like a runtime does.
 
-import { type ChildProcess, spawn } from "node:child_process";
+import { type ChildProcess, execFileSync, spawn } from "node:child_process";
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -24,7 +24,7 @@ export interface Bundle {
   inputs: string[];
 }
 
-/** Bundles src/cni/main.ts the way scripts/build.mjs does. */
+/** Bundles src/cni/main.ts (+ src/base/cni/) the way scripts/build.mjs does. */
 export async function buildPluginBundle(outDir: string): Promise<Bundle> {
   const path = join(outDir, "fairway-cni.js");
   const result = await build({
@@ -48,6 +48,22 @@ export async function buildPluginBundle(outDir: string): Promise<Bundle> {
   return { path, bytes: output.bytes, inputs: Object.keys(result.metafile.inputs) };
 }
 
+/** Compiles the CNI front end (native/cni/fairway-cni.c) the way scripts/bootstrap.sh does. */
+export function buildFrontEnd(outDir: string): string {
+  const out = join(outDir, "fairway-cni-front-end");
+  execFileSync("gcc", [
+    "-std=c11",
+    "-O2",
+    "-Wall",
+    "-Wextra",
+    "-Werror",
+    "-o",
+    out,
+    join(repoRoot, "native/cni/fairway-cni.c"),
+  ]);
+  return out;
+}
+
 export interface AgentDirs {
   root: string;
   runDir: string;
@@ -69,11 +85,11 @@ export function agentDirs(root: string): AgentDirs {
   };
 }
 
-/** The agent settings for a temp tree; `extra` is merged on top. */
+/** The agent settings for a temp tree; `extra` is merged on top (its `cni` into `cni`). */
 export function writeAgentConfig(
   dirs: AgentDirs,
   bundle: string,
-  extra: Record<string, unknown> = {},
+  { cni, ...extra }: Record<string, unknown> = {},
 ): void {
   mkdirSync(join(dirs.root, "manifests"), { recursive: true });
   const config = {
@@ -83,7 +99,12 @@ export function writeAgentConfig(
     log: { level: "debug" },
     ipam: { podCIDRs: ["10.244.1.0/29"] },
     cluster: { source: "directory", directory: join(dirs.root, "manifests") },
-    cni: { confDir: dirs.confDir, binDir: dirs.binDir, pluginBundle: bundle },
+    cni: {
+      confDir: dirs.confDir,
+      binDir: dirs.binDir,
+      pluginBundle: bundle,
+      ...(cni as Record<string, unknown> | undefined),
+    },
     ...extra,
   };
   writeFileSync(dirs.configFile, toYaml(config));
@@ -197,6 +218,8 @@ export function execPlugin(plugin: string, env: CniEnvVars, stdin: unknown): Pro
   proc.stderr.on("data", (d: Buffer) => {
     stderr += d.toString();
   });
+  // A plugin may exit without reading stdin (VERSION; the C front end does in ~1 ms): not an error.
+  proc.stdin.on("error", () => {});
   proc.stdin.end(typeof stdin === "string" ? stdin : JSON.stringify(stdin));
   return new Promise((resolve) => {
     proc.on("close", (code) => {

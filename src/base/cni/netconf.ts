@@ -5,7 +5,7 @@
 //   2  a field Fairway does not support (the message names key and value)
 //   1  (checked by the caller) a cniVersion Fairway does not speak
 
-import { type CniAttachment, type CniDns, DEFAULT_AGENT_SOCKET } from "../base/api.ts";
+import { type CniAttachment, type CniDns, DEFAULT_AGENT_SOCKET } from "../api.ts";
 import { CNI_CODES, CniError } from "./errors.ts";
 import { isObject } from "./result.ts";
 

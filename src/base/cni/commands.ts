@@ -11,7 +11,7 @@ import {
   isApiError,
   ROUTES,
   writeDelQueueEntry,
-} from "../base/api.ts";
+} from "../api.ts";
 import { type CniEnv, podFromArgs } from "./env.ts";
 import { CNI_CODES, CniError, fromAgentError } from "./errors.ts";
 import type { NetConf } from "./netconf.ts";

@@ -2,7 +2,7 @@
 // 1-99 are the spec's (1.1.0, "Error" section); 100+ are Fairway's. Never
 // renumber or reuse a code: runtimes and dashboards match on them.
 
-import { AGENT_ERRORS, type ApiError } from "../base/api.ts";
+import { AGENT_ERRORS, type ApiError } from "../api.ts";
 
 export const CNI_CODES = {
   // --- CNI spec

@@ -8,7 +8,7 @@ import {
   CURRENT_CNI_VERSION,
   callAgent,
   SUPPORTED_CNI_VERSIONS,
-} from "../base/api.ts";
+} from "../api.ts";
 import {
   type AgentCaller,
   type CommandContext,

@@ -1,7 +1,7 @@
 // The CNI_* environment: which variables each command needs (spec 1.1.0,
 // "Parameters"), their validation, and CNI_ARGS.
 
-import type { PodRef } from "../base/api.ts";
+import type { PodRef } from "../api.ts";
 import { CNI_CODES, CniError } from "./errors.ts";
 
 export const COMMANDS = ["ADD", "DEL", "CHECK", "VERSION", "GC", "STATUS"] as const;

@@ -6,7 +6,7 @@
 // The agent answers in 1.1.0; the plugin converts down. A prevResult arrives in
 // the config's version and is converted up before it goes to the agent.
 
-import type { CniDns, CniInterface, CniIpConfig, CniResult, CniRoute } from "../base/api.ts";
+import type { CniDns, CniInterface, CniIpConfig, CniResult, CniRoute } from "../api.ts";
 import { CNI_CODES, CniError } from "./errors.ts";
 import { CURRENT_CNI_VERSION, compareVersions } from "./version.ts";
 

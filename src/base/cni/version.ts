@@ -1,6 +1,6 @@
 // CNI spec versions: which ones Fairway speaks and which commands each allows.
 
-import { CURRENT_CNI_VERSION, SUPPORTED_CNI_VERSIONS } from "../base/api.ts";
+import { CURRENT_CNI_VERSION, SUPPORTED_CNI_VERSIONS } from "../api.ts";
 import type { CniCommand } from "./env.ts";
 import { CNI_CODES, CniError } from "./errors.ts";
 
