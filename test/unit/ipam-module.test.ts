@@ -3,7 +3,6 @@ import { existsSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { test } from "node:test";
 import { silentLogger } from "../../src/base/log.ts";
-import { startOrder } from "../../src/base/module.ts";
 import { IpamCode, ipamModule, podCidrsFromNode, StateCode } from "../../src/ipam/index.ts";
 import { startIpam, tempStateDir } from "./ipam-fixtures.ts";
 
