@@ -239,6 +239,8 @@ export async function startControlPlane(c: Cleanup): Promise<ControlPlane> {
         join(dir, "sa.key"),
         "--service-cluster-ip-range",
         "10.96.0.0/16",
+        // As on kubeadm clusters: node agents such as Fairway's DaemonSet run privileged.
+        "--allow-privileged=true",
       ],
       { stdio: ["ignore", fd, fd] },
     );
