@@ -129,12 +129,9 @@ export class VethDatapath {
   /**
    * Removes the filter (traffic falls back to the host stack), then the map
    * entries and counters of the endpoint. Idempotent: false when nothing was
-   * registered under that id. A host veth that is already gone is fine.
-   */
-  /**
-   * Removes an endpoint's map entries, counters and tc filter. With `known`
-   * (the caller's record of its addresses and host veth) the cost is one lookup
-   * per address; without it the endpoint map is walked.
+   * registered under that id. A host veth that is already gone is fine. With
+   * `known` (the caller's record of its addresses and host veth) the cost is
+   * one lookup per address; without it the endpoint map is walked.
    */
   detachEndpoint(
     endpointId: number,
