@@ -3,7 +3,6 @@
 // plugins, and where Fairway's time goes (agent, Node start-up, the rest).
 
 import { fmt, table } from "../lib/report.ts";
-import { FLOOR_LABEL } from "./floor.ts";
 import { REFERENCE_LABEL } from "./reference.ts";
 import type { RoundSamples } from "./round.ts";
 import { type LatencyStats, latencyStats } from "./stats.ts";
@@ -83,28 +82,29 @@ export function latencyTable(cells: readonly Cell[]): string {
 }
 
 /** Fairway's ADD p50 split into: inside the agent, starting Node, and the rest (plugin code, socket, scheduling). */
+/**
+ * Fairway's ADD split into the agent's own work and everything outside it
+ * (process start of the front end, the socket, the in-agent plugin logic),
+ * for the installed front end ("fairway") and the JS plugin ("fairway-js").
+ */
 export function breakdownTable(cells: readonly Cell[]): string {
   const rows = cells
-    .filter((c) => c.network === "fairway" && c.agentAdd)
-    .map((c) => {
-      const floor = cells.find((x) => x.concurrency === c.concurrency && x.network === FLOOR_LABEL);
-      const start = floor ? floor.add.p50 : Number.NaN;
-      return [
-        c.concurrency,
-        fmt(c.add.p50, 1),
-        ms(c.agentAdd!),
-        fmt(start, 1),
-        fmt(c.add.p50 - c.agentAdd!.p50 - start, 1),
-        c.agentDel ? ms(c.agentDel) : "-",
-      ];
-    });
+    .filter((c) => (c.network === "fairway" || c.network === "fairway-js") && c.agentAdd)
+    .map((c) => [
+      c.concurrency,
+      c.network,
+      fmt(c.add.p50, 1),
+      ms(c.agentAdd!),
+      fmt(c.add.p50 - c.agentAdd!.p50, 1),
+      c.agentDel ? ms(c.agentDel) : "-",
+    ]);
   return table(
     [
       "concurrency",
-      "Fairway ADD p50 (ms)",
+      "plugin",
+      "ADD p50 (ms)",
       "in agent ADD p50 / p99",
-      "Node start-up p50",
-      "rest",
+      "outside the agent",
       "in agent DEL p50 / p99",
     ],
     rows,
