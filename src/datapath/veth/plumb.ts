@@ -93,8 +93,12 @@ export async function plumbPod(spec: PlumbSpec, opts: PlumbOptions = {}): Promis
   );
   try {
     hostSysctls(spec.hostIfname, ips, opts);
-    for (const ip of ips) await podSide(ifname, ip, hostMac, pod);
-    for (const ip of ips) await hostSide(spec.hostIfname, ip, podMac, node);
+    // The pod's side and the node's side do not depend on each other: both
+    // namespaces are set up at once.
+    await Promise.all([
+      ...ips.map((ip) => podSide(ifname, ip, hostMac, pod)),
+      ...ips.map((ip) => hostSide(spec.hostIfname, ip, podMac, node)),
+    ]);
     const hostIfindex = net.linkIndex(spec.hostIfname, node);
     return {
       netnsPath: spec.netnsPath,
@@ -139,6 +143,8 @@ async function podSide(
   hostMac: string,
   pod: net.NetOptions,
 ): Promise<void> {
+  // In order: the kernel may refuse the gateway route ("Nexthop has invalid
+  // gateway") when it is sent together with the address it follows.
   if (familyOf(ip) === 4) {
     await net.replaceAddress(ifname, { address: `${ip}/32` }, pod);
     await net.replaceNeighbour({ address: POD_GATEWAY_V4, lladdr: hostMac, dev: ifname }, pod);
@@ -163,8 +169,10 @@ async function hostSide(
   node: net.NetOptions,
 ): Promise<void> {
   const host = familyOf(ip) === 4 ? `${ip}/32` : `${ip}/128`;
-  await net.replaceRoute({ dst: host, dev: hostIfname }, node);
-  await net.replaceNeighbour({ address: ip, lladdr: podMac, dev: hostIfname }, node);
+  await Promise.all([
+    net.replaceRoute({ dst: host, dev: hostIfname }, node),
+    net.replaceNeighbour({ address: ip, lladdr: podMac, dev: hostIfname }, node),
+  ]);
 }
 
 /**
