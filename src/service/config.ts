@@ -1,0 +1,47 @@
+// The service module's config slice (the agent config's `service` key):
+// schema and defaults side by side, validated once, frozen.
+
+import { z } from "zod";
+import { FairwayError } from "../base/errors.ts";
+import { ServiceCode } from "./errors.ts";
+import { DEFAULT_MAGLEV_TABLE_SIZE, maglevSizeProblem } from "./maglev.ts";
+
+export const ALGORITHMS = ["random", "maglev"] as const;
+export type Algorithm = (typeof ALGORITHMS)[number];
+
+/** Per-service override of `algorithm`: "random" or "maglev". */
+export const ALGORITHM_ANNOTATION = "fairway.io/lb-algorithm";
+
+export const serviceConfigSchema = z.strictObject({
+  /** Backend selection for services without the annotation. */
+  algorithm: z.enum(ALGORITHMS).default("random"),
+  /** Maglev lookup table size per service: a prime (default 16381). */
+  maglevTableSize: z.number().int().default(DEFAULT_MAGLEV_TABLE_SIZE),
+});
+
+export interface ServiceConfig {
+  readonly algorithm: Algorithm;
+  readonly maglevTableSize: number;
+}
+
+/** Validates the slice; throws one E_SERVICE_BAD_CONFIG that lists every problem. */
+export function parseServiceConfig(raw: unknown): ServiceConfig {
+  const parsed = serviceConfigSchema.safeParse(raw ?? {});
+  const problems = parsed.success
+    ? []
+    : parsed.error.issues.map(
+        (i) => `service${i.path.length ? `.${i.path.join(".")}` : ""}: ${i.message}`,
+      );
+  if (parsed.success) {
+    const sizeProblem = maglevSizeProblem(parsed.data.maglevTableSize);
+    if (sizeProblem) problems.push(`service.maglevTableSize: ${sizeProblem}`);
+  }
+  if (!parsed.success || problems.length > 0) {
+    throw new FairwayError(
+      ServiceCode.badConfig,
+      `invalid service config:\n  ${problems.join("\n  ")}`,
+      { details: { problems } },
+    );
+  }
+  return Object.freeze({ ...parsed.data });
+}
