@@ -69,7 +69,9 @@ for (const [name, entry] of Object.entries(entries)) {
     minify: false,
     legalComments: "none",
     // The native addon is loaded with createRequire at run time, never bundled.
-    external: ["*.node"],
+    // Packages with native addons (better-sqlite3 finds its .node file relative to
+    // its own package) or lazy heavy imports stay in node_modules, loaded at run time.
+    external: ["*.node", "better-sqlite3", "@kubernetes/client-node"],
     banner: {
       js: "#!/usr/bin/env node\nimport { createRequire as __fwCreateRequire } from 'node:module'; const require = __fwCreateRequire(import.meta.url);",
     },

@@ -31,7 +31,7 @@ export async function getJson<T>(
     if (err instanceof AgentUnreachableError) {
       throw new FairwayError(
         "E_AGENT_UNREACHABLE",
-        `cannot reach fairway-agent at ${socketPath}: ${err.message} (is the agent running? --socket or FAIRWAY_SOCKET select another)`,
+        `${err.message}: is fairway-agent running? (--socket or FAIRWAY_SOCKET select another socket)`,
         { cause: err },
       );
     }

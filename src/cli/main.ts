@@ -20,6 +20,10 @@ const commands: Record<string, Command> = {
     summary: "list|get <id>: the node's pod endpoints [-o table|json|yaml]",
     run: async (args) => (await import("./endpoint.ts")).runEndpoint(args),
   },
+  lab: {
+    summary: "up [--nodes N]|status|down: a multi-node cluster of network namespaces",
+    run: async (args) => (await import("./lab.ts")).runLab(args),
+  },
   version: {
     summary: "print the version",
     run: async () => {
@@ -47,6 +51,12 @@ async function main(argv: string[]): Promise<number> {
   }
   return command.run(rest);
 }
+
+// `fairway ... | head` closes stdout early: that is the reader's choice, not an error.
+process.stdout.on("error", (err: NodeJS.ErrnoException) => {
+  if (err.code === "EPIPE") process.exit(process.exitCode ?? 0);
+  throw err;
+});
 
 main(process.argv.slice(2)).then(
   (code) => {

@@ -100,7 +100,7 @@ test("the CLI names the socket when no agent answers", async (t) => {
   const root = tempDir(t, "cli-down");
   const r = await cli(["status", "--socket", join(root, "agent.sock")]);
   assert.equal(r.code, 1);
-  assert.match(r.stderr, /cannot reach fairway-agent at .*agent\.sock/);
+  assert.match(r.stderr, /cannot reach the agent at .*agent\.sock.*is fairway-agent running/);
   const usage = await cli(["endpoint", "frobnicate"]);
   assert.notEqual(usage.code, 0);
   assert.match(usage.stderr, /usage: fairway endpoint list/);

@@ -24,7 +24,8 @@ const ALLOWED: Record<string, string[]> = {
   base: ["base"],
   datapath: ["base", "datapath"],
   agent: ["base", "datapath", "agent", ...SUBSYSTEMS],
-  cli: ["base", "datapath", "cli", ...SUBSYSTEMS],
+  cli: ["base", "datapath", "cli", "lab", ...SUBSYSTEMS],
+  lab: ["base", "datapath", "lab", ...SUBSYSTEMS],
   cni: ["base", "cni"],
 };
 for (const s of SUBSYSTEMS) ALLOWED[s] = ["base", "datapath", ...SUBSYSTEMS];
