@@ -116,6 +116,10 @@ async function makeLab(c: Cleanup, mode: VethMode): Promise<Lab> {
       hostMac: pod.hostMac,
     });
   }
+  // Link-local addresses stay "tentative" for about a second after a link comes
+  // up (duplicate address detection); until then the node cannot send neighbour
+  // solicitations for the outside's IPv6 address. A real uplink is long past that.
+  for (const ns of [node, outside]) await waitNoTentative(ns);
   const lab: Lab = { c, node, outside, podA, podB, pinRoot, uplink, a, b, dp };
   // A restart test swaps lab.dp; close whichever is current at the end.
   Object.defineProperty(lab, "dp", {
@@ -125,6 +129,15 @@ async function makeLab(c: Cleanup, mode: VethMode): Promise<Lab> {
     },
   });
   return lab;
+}
+
+async function waitNoTentative(ns: Ns, timeoutMs = 5000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (run("ip", ["-n", ns.name, "-6", "addr", "show", "tentative"]).trim() !== "") {
+    if (Date.now() > deadline)
+      throw new Error(`IPv6 addresses in ${ns.name} still tentative after ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
 }
 
 const inNs = (ns: Ns, cmd: string, ...args: string[]) => ["netns", "exec", ns.name, cmd, ...args];
