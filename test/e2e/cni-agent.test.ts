@@ -18,7 +18,7 @@ import {
   writeFileSync,
 } from "node:fs";
 import { join } from "node:path";
-import { after, before, describe, test } from "node:test";
+import { before, describe, test } from "node:test";
 import {
   AGENT_ENTRIES,
   type AgentDirs,
@@ -30,6 +30,7 @@ import {
   execPlugin,
   ROUTES,
   spawnAgent,
+  suiteHooks,
   tempDir,
   waitFor,
   writeAgentConfig,
@@ -44,12 +45,7 @@ const conf = (dirs: AgentDirs, cniVersion = "1.1.0", extra: Record<string, unkno
 });
 
 describe("fairway-cni against a running fairway-agent", () => {
-  // Releases registered while the suite runs, run when it ends (pass or fail).
-  const releases: (() => void | Promise<void>)[] = [];
-  const hooks = { after: (fn: () => void | Promise<void>) => releases.push(fn) };
-  after(async () => {
-    for (const release of releases.reverse()) await release();
-  });
+  const hooks = suiteHooks();
   let root: string;
   let dirs: AgentDirs;
   let bundle: Bundle;

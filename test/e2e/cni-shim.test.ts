@@ -7,7 +7,7 @@
 import assert from "node:assert/strict";
 import { lstatSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { after, before, describe, test } from "node:test";
+import { before, describe, test } from "node:test";
 import {
   AGENT_ENTRIES,
   type AgentDirs,
@@ -20,16 +20,13 @@ import {
   execPlugin,
   type PluginRun,
   spawnAgent,
+  suiteHooks,
   tempDir,
   writeAgentConfig,
 } from "./cni-fixtures/harness.ts";
 
 describe("fairway-cni C front end", () => {
-  const releases: (() => void | Promise<void>)[] = [];
-  const hooks = { after: (fn: () => void | Promise<void>) => releases.push(fn) };
-  after(async () => {
-    for (const release of releases.reverse()) await release();
-  });
+  const hooks = suiteHooks();
   let root: string;
   let dirs: AgentDirs;
   let bundle: Bundle;

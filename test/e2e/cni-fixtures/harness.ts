@@ -5,11 +5,22 @@ import { type ChildProcess, execFileSync, spawn } from "node:child_process";
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import type { TestContext } from "node:test";
+import { after, type TestContext } from "node:test";
 import { build } from "esbuild";
 import { stringify as toYaml } from "yaml";
 import { callAgent, ROUTES } from "../../../src/base/api.ts";
-import { repoRoot } from "../../harness/index.ts";
+import { Cleanup, repoRoot } from "../../harness/index.ts";
+
+/**
+ * Releases for a whole describe() block: registered while the suite runs, run in
+ * reverse when it ends, pass or fail. Pass the result where a test context's
+ * `after` is expected (tempDir, spawnAgent).
+ */
+export function suiteHooks(): { after(fn: () => void | Promise<void>): void } {
+  const cleanup = new Cleanup();
+  after(() => cleanup.run());
+  return { after: (fn) => cleanup.defer(fn) };
+}
 
 export function tempDir(t: TestContext | { after(fn: () => void): void }, tag: string): string {
   const dir = mkdtempSync(join(tmpdir(), `fwt-${tag}-`));
