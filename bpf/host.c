@@ -9,6 +9,12 @@
  * program never drops what it does not understand; it only declines to
  * short-cut it.
  *
+ * Services (cfg_tc_lb=1, lb_tc.h): traffic from other nodes and from outside
+ * to a NodePort, ExternalIP or LoadBalancer frontend (or a ClusterIP routed
+ * here) is DNATed to a backend: a local one gets it by redirect_peer, a
+ * remote one by the FIB (SNATed to this node, so the reply comes back here).
+ * Replies of translated flows get their frontend address back.
+ *
  * veth-legacy mode (cfg_host_routing=0): counted, then TC_ACT_OK for all.
  *
  * Maps: shared with lxc.o through their pins (fw_endpoints, fw_ep_stats,
@@ -20,8 +26,10 @@
 #include "drop_reasons.h"
 #include "endpoint.h"
 #include "events.h"
+#include "fib.h"
 #include "forward.h"
 #include "l3.h"
+#include "lb_tc.h"
 #include "parse.h"
 #include "redirect.h"
 
@@ -40,7 +48,14 @@ static __always_inline int netdev_handle(struct __sk_buff *ctx, struct fwd_state
 		return to_stack(st, FORWARD_PATH_STACK_NOT_IP);
 	if (ctx->pkt_type != PKT_TYPE_HOST)
 		return to_stack(st, FORWARD_PATH_STACK_NOT_UNICAST);
+	ret = lb4_handle(ctx, &pkt, true);
+	if (ret == LB_REJECT)
+		return lb_reject(ctx, &pkt, st);
+	if (ret < 0)
+		return ret;
 	dst = endpoint_lookup(pkt.family, &pkt.daddr);
+	if (!dst && ret == LB_XLATED)
+		return fib_forward(ctx, &pkt, st);
 	if (!dst)
 		return to_stack(st, FORWARD_PATH_STACK_NOT_ENDPOINT);
 	if (pkt_is_link_scoped(&pkt))

@@ -16,8 +16,14 @@
  * veth-legacy mode (cfg_host_routing=0): counted, then TC_ACT_OK for all: the
  * host routing table (and its netfilter) forwards, as without Fairway.
  *
+ * Services (veth mode, cfg_tc_lb=1, lb_tc.h): before routing, a packet to a
+ * service frontend is DNATed to a backend, and a backend pod's reply gets the
+ * frontend's address back; a frontend without endpoints is answered with a
+ * TCP RST / ICMP port unreachable, as kube-proxy's REJECT.
+ *
  * Maps (all pinned by name, shared with host.o): fw_endpoints (endpoint.h),
- * fw_ep_stats, fw_fwd_paths, fw_fwd_drops (counters.h).
+ * fw_ep_stats, fw_fwd_paths, fw_fwd_drops (counters.h), the service maps
+ * (lb.h) and fw_ct4 (lb_tc.h).
  */
 #include "common.h"
 #include "config.h"
@@ -28,6 +34,7 @@
 #include "fib.h"
 #include "forward.h"
 #include "l3.h"
+#include "lb_tc.h"
 #include "parse.h"
 #include "redirect.h"
 
@@ -45,10 +52,11 @@ static __always_inline const struct endpoint_info *lxc_sender(const struct __sk_
 
 /* Decides the fate of a well-formed IP packet from a pod in veth mode.
  * Returns a tc verdict or a negated drop reason (forward.h). */
-static __always_inline int lxc_forward_ip(struct __sk_buff *ctx, const struct pkt_info *pkt,
+static __always_inline int lxc_forward_ip(struct __sk_buff *ctx, struct pkt_info *pkt,
 					  const struct endpoint_info *src, struct fwd_state *st)
 {
 	const struct endpoint_info *dst;
+	int ret;
 
 	/* Not for the gateway's MAC: the stack drops or floods it, as it should. */
 	if (ctx->pkt_type != PKT_TYPE_HOST)
@@ -59,6 +67,12 @@ static __always_inline int lxc_forward_ip(struct __sk_buff *ctx, const struct pk
 		return fwd_drop(DROP_INVALID_SOURCE);
 	if (src->flags & ENDPOINT_F_STACK)
 		return to_stack(st, FORWARD_PATH_STACK_ENDPOINT);
+
+	ret = lb4_handle(ctx, pkt, false);
+	if (ret == LB_REJECT)
+		return lb_reject(ctx, pkt, st);
+	if (ret < 0)
+		return ret;
 
 	dst = endpoint_lookup(pkt->family, &pkt->daddr);
 	if (dst)

@@ -113,4 +113,5 @@ enum forward_path {
 	FORWARD_PATH_STACK_FIB_OTHER = 14, /* host stack: any other FIB answer (route needs encapsulation, no source address) */
 	FORWARD_PATH_STACK_NOT_ENDPOINT = 15, /* host stack: from_netdev, not addressed to a local endpoint */
 	FORWARD_PATH_STACK_UNPARSED = 16, /* host stack: from_netdev, malformed; the stack judges it */
+	FORWARD_PATH_REJECT = 17, /* answered in place: a service without endpoints (TCP RST / ICMP port unreachable back to the sender) */
 };

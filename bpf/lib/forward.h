@@ -44,7 +44,7 @@ static __always_inline int to_stack(struct fwd_state *st, enum forward_path why)
 /* True for the paths where the host stack, not the program, forwards. */
 static __always_inline bool path_is_stack(__u32 path)
 {
-	return path >= FORWARD_PATH_STACK_LEGACY;
+	return path >= FORWARD_PATH_STACK_LEGACY && path != FORWARD_PATH_REJECT;
 }
 
 /* Counts the packet under its path or drop reason, and under its endpoints;

@@ -92,11 +92,24 @@ void LinkDetach(const Napi::CallbackInfo& info) {
   if (err) ThrowErrno(env, "ECGROUP", "cannot detach BPF link fd " + std::to_string(fd), -err, "bpf_link_detach");
 }
 
+// Swaps the program behind a link in one step (BPF_LINK_UPDATE): the hook is
+// never without a program, which is how a restarted agent replaces its
+// socket LB without a moment of untranslated connect()s.
+void LinkUpdate(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  int fd = IntArg(env, info[0], "linkUpdate: linkFd", 0, INT_MAX);
+  int progFd = IntArg(env, info[1], "linkUpdate: progFd", 0, INT_MAX);
+  ResetLibbpfLog();
+  int err = bpf_link_update(fd, progFd, nullptr);
+  if (err) ThrowErrno(env, "ECGROUP", "cannot update BPF link fd " + std::to_string(fd), -err, "bpf_link_update");
+}
+
 }  // namespace
 
 void InitCgroup(Napi::Env env, Napi::Object exports) {
   exports.Set("cgroupAttach", Napi::Function::New(env, CgroupAttach, "cgroupAttach"));
   exports.Set("linkDetach", Napi::Function::New(env, LinkDetach, "linkDetach"));
+  exports.Set("linkUpdate", Napi::Function::New(env, LinkUpdate, "linkUpdate"));
 }
 
 }  // namespace fw

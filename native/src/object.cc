@@ -70,6 +70,7 @@ class BpfObject : public Napi::ObjectWrap<BpfObject> {
                            InstanceMethod<&BpfObject::SetGlobal>("setGlobal"),
                            InstanceMethod<&BpfObject::SetPinPath>("setPinPath"),
                            InstanceMethod<&BpfObject::SetMaxEntries>("setMaxEntries"),
+                           InstanceMethod<&BpfObject::SetValueSize>("setValueSize"),
                            InstanceMethod<&BpfObject::SetAutoload>("setAutoload"),
                            InstanceMethod<&BpfObject::Load>("load"),
                            InstanceMethod<&BpfObject::MapFd>("mapFd"),
@@ -259,6 +260,21 @@ class BpfObject : public Napi::ObjectWrap<BpfObject> {
     int err = bpf_map__set_max_entries(FindMap(env, "setMaxEntries", name), n);
     if (err) {
       ThrowErrno(env, "EBPF_MAP", "cannot set max_entries of map \"" + name + "\"", -err, "bpf_map__set_max_entries");
+    }
+  }
+
+  // A map whose value is an array sized at load (the Maglev tables). libbpf
+  // creates it with the new size; the BTF value type no longer matches, so
+  // the map is created without BTF value info (libbpf retries that itself).
+  void SetValueSize(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    std::string name = StringArg(env, info[0], "setValueSize: mapName");
+    uint32_t n = IntArg(env, info[1], "setValueSize: valueSize", 1, UINT32_MAX);
+    Require(env, "setValueSize", true);
+    ResetLibbpfLog();
+    int err = bpf_map__set_value_size(FindMap(env, "setValueSize", name), n);
+    if (err) {
+      ThrowErrno(env, "EBPF_MAP", "cannot set value size of map \"" + name + "\"", -err, "bpf_map__set_value_size");
     }
   }
 

@@ -33,6 +33,7 @@ import { DelQueue } from "./del-queue.ts";
 import { ModuleGraph } from "./graph.ts";
 import { KeyedLock } from "./keyed-lock.ts";
 import { statusRoutes } from "./routes.ts";
+import { SERVICE_MODULE_ID, serviceRoutes, serviceStatusSource } from "./service-routes.ts";
 import { claimSocketPath, listenUnix, releaseSocketPath, type SocketIdentity } from "./socket.ts";
 
 /** The module whose instance is the CniBackend (and EndpointReader). */
@@ -83,6 +84,7 @@ export class Agent {
         status: () => this.status(),
         endpoints,
       }),
+      ...serviceRoutes(serviceStatusSource(this.graph.instance(SERVICE_MODULE_ID))),
       ...cniRoutes({
         backend: this.backend,
         serving: () =>

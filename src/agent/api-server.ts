@@ -6,6 +6,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { AGENT_ERRORS, type ApiError } from "../base/api.ts";
 import { errorMessage, FairwayError, isFairwayError } from "../base/errors.ts";
 import type { Logger } from "../base/log.ts";
+import { SERVICE_LB_DISABLED } from "./service-routes.ts";
 
 const MAX_BODY_BYTES = 1 << 20;
 
@@ -42,6 +43,7 @@ const STATUS_BY_CODE: Record<string, number> = {
   [AGENT_ERRORS.ifnameTaken]: 409,
   [AGENT_ERRORS.notReady]: 503,
   [AGENT_ERRORS.noBackend]: 503,
+  [SERVICE_LB_DISABLED]: 503,
 };
 
 /** The wire form of any thrown value. */

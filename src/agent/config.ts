@@ -17,6 +17,7 @@ import {
   schemaLeaves,
   validateConfig,
 } from "../base/config.ts";
+import { serviceConfigSchema } from "../service/index.ts";
 import { cidrProblem } from "./cidr.ts";
 
 export const DEFAULT_CONFIG_PATH = "/etc/fairway/agent.yaml";
@@ -94,6 +95,8 @@ export const agentConfigSchema = z.strictObject({
         .optional(),
     })
     .prefault({}),
+  /** the service load balancer (kube-proxy replacement); see src/service/config.ts */
+  service: serviceConfigSchema.prefault({}),
   ipam: z
     .strictObject({
       /** pod CIDRs of this node; empty: taken from the Node object */

@@ -6,6 +6,8 @@
 //   cluster   (src/cluster)   Kubernetes API or manifest directory -> typed store
 //   endpoint  (src/endpoint)  CniBackend + EndpointReader: the API's CNI routes
 //                             call the instance with id "endpoint" (deps: ipam)
+//   service   (src/service)   Services + EndpointSlices -> LB maps, socket LB
+//                             (deps: cluster, endpoint)
 //   cni-install (here)        always last: the conflist tells kubelet the node's
 //                             network is ready
 //
@@ -17,6 +19,7 @@ import type { AnyModuleDecl } from "../base/module.ts";
 import { clusterModule } from "../cluster/index.ts";
 import { endpointModule } from "../endpoint/index.ts";
 import { ipamModule } from "../ipam/index.ts";
+import { serviceModule } from "../service/index.ts";
 import { cniInstallModule } from "./cni-install.ts";
 import type { AgentConfig } from "./config.ts";
 
@@ -38,6 +41,7 @@ export const SUBSYSTEMS: readonly AnyModuleDecl[] = [
   })),
   clusterModule,
   endpointModule,
+  serviceModule,
 ];
 
 /** The full list: the subsystems, then the CNI installer, which waits for all of them. */

@@ -60,6 +60,8 @@ export const ROUTES = {
   /** the whole plugin run in the agent, for the C front end: {env, stdin} -> stdout + exit code */
   cniExec: "/v1/cni/exec",
   endpoints: "/v1/endpoints",
+  /** the service load-balancer table and what the datapath programmed (service/status.ts) */
+  services: "/v1/services",
 } as const;
 
 // --- CNI result, spec 1.1.0 shape. The agent always answers in this shape; the

@@ -20,6 +20,10 @@ const commands: Record<string, Command> = {
     summary: "list|get <id>: the node's pod endpoints [-o table|json|yaml]",
     run: async (args) => (await import("./endpoint.ts")).runEndpoint(args),
   },
+  service: {
+    summary: "list: the service load-balancer table and what is programmed [-o table|json|yaml]",
+    run: async (args) => (await import("./service.ts")).runService(args),
+  },
   lab: {
     summary: "up [--nodes N]|status|down: a multi-node cluster of network namespaces",
     run: async (args) => (await import("./lab.ts")).runLab(args),

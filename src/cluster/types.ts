@@ -123,15 +123,32 @@ export interface Service extends KubeObject {
     readonly ipFamilies?: readonly ("IPv4" | "IPv6")[];
     readonly ports?: readonly ServicePort[];
     readonly sessionAffinity?: "None" | "ClientIP";
+    /** Only read when sessionAffinity is ClientIP; the timeout defaults to 10800 (1..86400). */
+    readonly sessionAffinityConfig?: {
+      readonly clientIP?: { readonly timeoutSeconds?: number };
+    };
+    /** Addresses outside the cluster that route to this service (any type). */
+    readonly externalIPs?: readonly string[];
     readonly externalTrafficPolicy?: "Cluster" | "Local";
     readonly internalTrafficPolicy?: "Cluster" | "Local";
     readonly externalName?: string;
   };
   readonly status?: {
     readonly loadBalancer?: {
-      readonly ingress?: readonly { readonly ip?: string; readonly hostname?: string }[];
+      readonly ingress?: readonly LoadBalancerIngress[];
     };
   };
+}
+
+export interface LoadBalancerIngress {
+  readonly ip?: string;
+  readonly hostname?: string;
+  /**
+   * VIP: the load balancer delivers packets with the ingress IP as destination,
+   * so the node handles it. Proxy: the load balancer rewrites the destination;
+   * kube-proxy does not program the IP. Absent means VIP.
+   */
+  readonly ipMode?: "VIP" | "Proxy";
 }
 
 // --- discovery.k8s.io/v1 EndpointSlice

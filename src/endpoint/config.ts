@@ -16,6 +16,12 @@ const agentSliceSchema = z.looseObject({
   nodeName: z.string().min(1),
   bpffsRoot: z.string().refine(isAbsolute, "must be an absolute path"),
   mtu: z.number().int().min(68).max(65535).optional(),
+  service: z
+    .looseObject({
+      tcLb: z.boolean().default(true),
+      maglevTableSize: z.number().int().default(16381),
+    })
+    .prefault({}),
   datapath: z
     .looseObject({
       mode: z.enum(ENDPOINT_MODES).default("veth"),
@@ -42,6 +48,8 @@ export interface EndpointConfig {
   readonly uplink?: string;
   /** host-side veth names are <prefix><hash of containerId/ifname> */
   readonly hostIfPrefix: string;
+  /** the service LB settings the datapath objects are loaded with (service.tcLb, service.maglevTableSize) */
+  readonly lb: { readonly tcLb: boolean; readonly maglevTableSize: number };
 }
 
 /** Picks and validates the slice; one E_ENDPOINT_BAD_CONFIG lists every problem. */
@@ -65,5 +73,6 @@ export function parseEndpointConfig(agentConfig: unknown): EndpointConfig {
     ...(c.mtu === undefined ? {} : { mtu: c.mtu }),
     ...(c.datapath.uplink === undefined ? {} : { uplink: c.datapath.uplink }),
     hostIfPrefix: c.datapath.hostIfPrefix,
+    lb: Object.freeze({ tcLb: c.service.tcLb, maglevTableSize: c.service.maglevTableSize }),
   });
 }

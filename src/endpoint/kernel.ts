@@ -75,6 +75,8 @@ export interface VethKernelOptions {
   ipv6?: boolean;
   /** directory of lxc.o/host.o; default the datapath's search path */
   objectDir?: string;
+  /** service LB load settings (shared with sock.o) */
+  lb?: { tcLb: boolean; maglevTableSize: number };
 }
 
 /** The production kernel: VethDatapath + rtnetlink. */
@@ -92,6 +94,7 @@ export class VethKernel implements EndpointKernel {
       ...(options.netns === undefined ? {} : { netns: options.netns }),
       ...(options.ipv6 ? { ipv6: true } : {}),
       ...(options.objectDir === undefined ? {} : { objectDir: options.objectDir }),
+      ...(options.lb === undefined ? {} : { lb: options.lb }),
     });
     return new VethKernel(dp, options.netns);
   }

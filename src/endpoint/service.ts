@@ -75,6 +75,7 @@ export class EndpointService implements CniBackend, EndpointReader, ReadinessRep
         mode: config.mode,
         pinRoot: config.pinRoot,
         ipv6: ipam.config.podCIDRs.some((c) => c.includes(":")),
+        lb: { ...config.lb },
         ...(this.options.netns === undefined ? {} : { netns: this.options.netns }),
         ...(this.options.objectDir === undefined ? {} : { objectDir: this.options.objectDir }),
       });

@@ -17,11 +17,20 @@ export const serviceConfigSchema = z.strictObject({
   algorithm: z.enum(ALGORITHMS).default("random"),
   /** Maglev lookup table size per service: a prime (default 16381). */
   maglevTableSize: z.number().int().default(DEFAULT_MAGLEV_TABLE_SIZE),
+  /** Socket LB: cgroup connect/sendmsg/recvmsg/getpeername hooks at the node's cgroup root. */
+  socketLb: z.boolean().default(true),
+  /** Per-packet LB in the tc programs (veth mode): DNAT, connection tracking, reverse NAT. */
+  tcLb: z.boolean().default(true),
+  /** Addresses NodePorts open on; empty: the Node object's InternalIP/ExternalIP addresses. */
+  nodeAddresses: z.array(z.ipv4().or(z.ipv6())).default([]),
 });
 
 export interface ServiceConfig {
   readonly algorithm: Algorithm;
   readonly maglevTableSize: number;
+  readonly socketLb?: boolean;
+  readonly tcLb?: boolean;
+  readonly nodeAddresses?: readonly string[];
 }
 
 /** Validates the slice; throws one E_SERVICE_BAD_CONFIG that lists every problem. */

@@ -1,8 +1,9 @@
 // Stable numeric IDs for frontends and backends, the keys the datapath maps
-// will use. An ID stays with its key while the key is held; released IDs are
-// reused lowest-first. Reusing IDs across agent restarts (seeded from the
-// pinned maps or the state database) is a later step: it only needs another
-// IdAllocator.
+// use. An ID stays with its key while the key is held; released IDs are
+// reused lowest-first. The datapath reconciler seeds the allocators from the
+// pinned maps after a restart (seed), so IDs survive it, and defers reuse of a
+// released ID until the maps no longer mention it (deferRelease + flush): an
+// ID is never reused while an old backend set still points at it.
 
 import { ServiceCode, serviceError } from "./errors.ts";
 
@@ -16,9 +17,19 @@ export interface IdAllocator {
   entries(): ReadonlyMap<string, number>;
 }
 
-export class MemoryIdAllocator implements IdAllocator {
+/** An allocator the datapath reconciler can seed and whose reuse it can hold back. */
+export interface DatapathIdAllocator extends IdAllocator {
+  deferRelease(): void;
+  flush(): Map<string, number>;
+  seed(entries: Iterable<readonly [string, number]>): void;
+}
+
+export class MemoryIdAllocator implements DatapathIdAllocator {
   private readonly byKey = new Map<string, number>();
   private readonly free: number[] = [];
+  /** Released while deferring: key -> ID, not reusable until flush(). */
+  private readonly pending = new Map<string, number>();
+  private deferring = false;
   private nextFresh: number;
 
   /** IDs are handed out from [first, max]. */
@@ -33,6 +44,12 @@ export class MemoryIdAllocator implements IdAllocator {
   acquire(key: string): number {
     const held = this.byKey.get(key);
     if (held !== undefined) return held;
+    const parked = this.pending.get(key);
+    if (parked !== undefined) {
+      this.pending.delete(key);
+      this.byKey.set(key, parked);
+      return parked;
+    }
     let id: number;
     if (this.free.length > 0) {
       this.free.sort((a, b) => b - a);
@@ -54,7 +71,42 @@ export class MemoryIdAllocator implements IdAllocator {
     const id = this.byKey.get(key);
     if (id === undefined) return;
     this.byKey.delete(key);
-    this.free.push(id);
+    if (this.deferring) this.pending.set(key, id);
+    else this.free.push(id);
+  }
+
+  /** From now on released IDs wait for flush() before they can be reused. */
+  deferRelease(): void {
+    this.deferring = true;
+  }
+
+  /** Makes the IDs released since the last flush reusable; returns them by key. */
+  flush(): Map<string, number> {
+    const out = new Map(this.pending);
+    for (const id of this.pending.values()) this.free.push(id);
+    this.pending.clear();
+    return out;
+  }
+
+  /**
+   * Takes over IDs found in the datapath after a restart, before any acquire:
+   * each key gets its old ID. Seeded IDs are parked (released, not yet
+   * reusable) until the model acquires them again or flush() frees them.
+   */
+  seed(entries: Iterable<readonly [string, number]>): void {
+    const sorted = [...entries].sort((a, b) => a[1] - b[1]);
+    for (const [key, id] of sorted) {
+      if (id < this.first || id > this.max) continue;
+      if (this.byKey.has(key) || this.pending.has(key)) continue;
+      this.pending.set(key, id);
+      if (id >= this.nextFresh) {
+        for (let i = this.nextFresh; i < id; i++) this.free.push(i);
+        this.nextFresh = id + 1;
+      } else {
+        const at = this.free.indexOf(id);
+        if (at >= 0) this.free.splice(at, 1);
+      }
+    }
   }
 
   lookup(key: string): number | undefined {

@@ -11,8 +11,10 @@ export {
   serviceConfigSchema,
 } from "./config.ts";
 export { formatService, formatServiceTable } from "./debug.ts";
+export { hostPort } from "./endpoints.ts";
 export { ServiceCode, type ServiceCodeValue } from "./errors.ts";
 export { type IdAllocator, MemoryIdAllocator } from "./ids.ts";
+export { type LbIds, LbSync, type SyncResult } from "./lb-sync.ts";
 export {
   buildMaglevTable,
   DEFAULT_MAGLEV_TABLE_SIZE,
@@ -33,6 +35,20 @@ export {
   type ServiceIds,
   serviceKey,
 } from "./model.ts";
+export {
+  parseServiceModuleConfig,
+  ServiceModule,
+  type ServiceModuleConfig,
+  serviceModule,
+} from "./module.ts";
+export {
+  type FrontendStatus,
+  type ProgrammedLookup,
+  type ServiceDatapathStatus,
+  type ServiceEntryStatus,
+  type ServiceStatus,
+  serviceStatus,
+} from "./status.ts";
 export type * from "./types.ts";
 export { DEFAULT_AFFINITY_TIMEOUT_SECONDS } from "./validate.ts";
 export { ServiceModel, type ServiceModelOptions, type ServiceTableListener } from "./watch.ts";

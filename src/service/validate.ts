@@ -7,15 +7,11 @@ import type { Service, ServicePort } from "../cluster/index.ts";
 import { ALGORITHM_ANNOTATION, ALGORITHMS, type Algorithm } from "./config.ts";
 import type { IpFamily, Protocol } from "./types.ts";
 
+type ServiceSpec = NonNullable<Service["spec"]>;
+
 /** kube-proxy's default ClientIP affinity timeout (3 hours). */
 export const DEFAULT_AFFINITY_TIMEOUT_SECONDS = 10_800;
 const PROTOCOLS: readonly string[] = ["TCP", "UDP", "SCTP"];
-
-/** Fields cluster/types.ts does not type yet. */
-interface ServiceSpecExtra {
-  readonly externalIPs?: readonly string[];
-  readonly sessionAffinityConfig?: { readonly clientIP?: { readonly timeoutSeconds?: number } };
-}
 
 export interface CheckedPort {
   readonly name: string;
@@ -50,7 +46,6 @@ export function checkService(
   defaultAlgorithm: Algorithm,
 ): CheckedService | { skip: string } {
   const spec = svc.spec ?? {};
-  const extra = spec as ServiceSpecExtra;
   const type = spec.type ?? "ClusterIP";
   if (type === "ExternalName") return { skip: "ExternalName service: DNS only" };
   const ips = checkClusterIPs(spec.clusterIPs, spec.clusterIP);
@@ -58,7 +53,7 @@ export function checkService(
   const { clusterIPs, families } = ips;
   const ports = checkPorts(spec.ports ?? [], type);
   if (typeof ports === "string") return { skip: ports };
-  const affinity = checkAffinity(spec.sessionAffinity, extra);
+  const affinity = checkAffinity(spec.sessionAffinity, spec.sessionAffinityConfig);
   if (typeof affinity === "string") return { skip: affinity };
   const problems: string[] = [];
   const sameFamily = (what: string, list: readonly string[]): string[] =>
@@ -72,7 +67,7 @@ export function checkService(
       );
       return false;
     });
-  const externalIPs = sameFamily("externalIP", extra.externalIPs ?? []);
+  const externalIPs = sameFamily("externalIP", spec.externalIPs ?? []);
   const ingress = svc.status?.loadBalancer?.ingress ?? [];
   const ingressIPs =
     type === "LoadBalancer"
@@ -143,11 +138,10 @@ function checkPorts(
 /** The ClientIP affinity timeout (undefined: no affinity), or why the service is skipped. */
 function checkAffinity(
   affinity: string | undefined,
-  extra: ServiceSpecExtra,
+  config: ServiceSpec["sessionAffinityConfig"],
 ): number | undefined | string {
   if (affinity !== "ClientIP") return undefined;
-  const t =
-    extra.sessionAffinityConfig?.clientIP?.timeoutSeconds ?? DEFAULT_AFFINITY_TIMEOUT_SECONDS;
+  const t = config?.clientIP?.timeoutSeconds ?? DEFAULT_AFFINITY_TIMEOUT_SECONDS;
   if (!Number.isInteger(t) || t < 1 || t > 86_400)
     return `invalid: sessionAffinityConfig.clientIP.timeoutSeconds ${t}`;
   return t;

@@ -54,6 +54,13 @@ describe("agent config", () => {
       datapath: { mode: "veth" },
       ipam: { podCIDRs: [], durability: "process" },
       cluster: { source: "kubernetes" },
+      service: {
+        algorithm: "random",
+        maglevTableSize: 16381,
+        socketLb: true,
+        tcLb: true,
+        nodeAddresses: [],
+      },
       cni: { confDir: "/etc/cni/net.d", binDir: "/opt/cni/bin", networkName: "fairway" },
     });
     assert.equal(socketPath(c), "/run/fairway/agent.sock");

@@ -62,10 +62,10 @@ describe("agent module graph", () => {
     );
     const product = loadAgentConfig({ flags, env: {} });
     const graph = ModuleGraph.create(agentModules(), product, silentLogger());
-    assert.deepEqual(graph.ids(), ["cluster", "ipam", "endpoint", "cni-install"]);
+    assert.deepEqual(graph.ids(), ["cluster", "ipam", "endpoint", "service", "cni-install"]);
     assert.deepEqual(
       SUBSYSTEMS.map((m) => m.id),
-      ["ipam", "cluster", "endpoint"],
+      ["ipam", "cluster", "endpoint", "service"],
     );
     assert.deepEqual(
       graph.statuses().map((s) => s.state),

@@ -95,7 +95,13 @@ test("a size that is not prime is refused with a clear error", () => {
 
 test("config: defaults, per-field validation, unknown keys refused, frozen", () => {
   const c = parseServiceConfig(undefined);
-  assert.deepEqual(c, { algorithm: "random", maglevTableSize: 16_381 });
+  assert.deepEqual(c, {
+    algorithm: "random",
+    maglevTableSize: 16_381,
+    socketLb: true,
+    tcLb: true,
+    nodeAddresses: [],
+  });
   assert.ok(Object.isFrozen(c));
   assert.equal(
     parseServiceConfig({ algorithm: "maglev", maglevTableSize: 1021 }).maglevTableSize,

@@ -1,5 +1,6 @@
 // cgroup BPF attachments (sock_addr hooks and friends) as bpf_links. A link can
 // be pinned so that it outlives the agent process; detach() releases it.
+import { rmSync } from "node:fs";
 import { native } from "../errors.ts";
 import { type CgroupAttachType, loadNative } from "../native/binding.ts";
 import type { BpfProgram } from "./object.ts";
@@ -26,6 +27,7 @@ export class CgroupLink {
       native(() => b.linkDetach(fd), `detaching ${this.type} from ${this.cgroupPath}`);
     } finally {
       b.closeFd(fd);
+      if (this.pinPath) rmSync(this.pinPath, { force: true });
     }
   }
 

@@ -23,6 +23,8 @@ export interface BpfObjectOptions {
   globals?: Record<string, Uint8Array>;
   /** Per-map max_entries overrides. */
   maxEntries?: Record<string, number>;
+  /** Per-map value size overrides (bytes), for values sized at load. */
+  valueSizes?: Record<string, number>;
   /** Per-map exact pin paths (for maps not declared with pinning). */
   pinPaths?: Record<string, string>;
   /** Programs not to load. */
@@ -140,6 +142,9 @@ function configure(handle: NativeBpfObject, options: BpfObjectOptions): void {
   }
   for (const [name, n] of Object.entries(options.maxEntries ?? {})) {
     native(() => handle.setMaxEntries(name, n), `setting max_entries of map "${name}" of ${where}`);
+  }
+  for (const [name, n] of Object.entries(options.valueSizes ?? {})) {
+    native(() => handle.setValueSize(name, n), `setting value size of map "${name}" of ${where}`);
   }
   for (const [name, path] of Object.entries(options.pinPaths ?? {})) {
     native(() => handle.setPinPath(name, path), `setting pin path of map "${name}" of ${where}`);

@@ -38,6 +38,28 @@ export enum DropReason {
   DROP_FIB_LOOKUP = 129,
   /** A redirect helper refused the packet (bad flags or target). */
   DROP_REDIRECT = 130,
+  /** Service frontend whose backend set could not be read (raced an update, or empty). */
+  DROP_NO_BACKEND = 131,
+  /** Service with a Local traffic policy and no endpoint on this node (kube-proxy drops too). */
+  DROP_NO_SERVICE_LOCAL = 132,
+  /** Connection-tracking entry could not be written. */
+  DROP_CT_FULL = 133,
+  /** No free source port for SNAT to a remote backend. */
+  DROP_NAT_NO_PORT = 134,
+  /** Service without endpoints, and the RST / ICMP reject could not be built. */
+  DROP_SERVICE_REJECT = 135,
+  /** A reject sent no answer: the packet is a TCP RST, which is never answered (RFC 9293 3.10.7). */
+  DROP_REJECT_RST = 150,
+  /** A reject sent no answer: ICMP is never answered with an ICMP error (errors must not be, RFC 1122 3.2.2; queries have no port). */
+  DROP_REJECT_ICMP = 151,
+  /** A reject sent no answer: the packet went to a broadcast or multicast address (L2 or L3) or came from one that is not one host (RFC 1812 4.3.2.7). */
+  DROP_REJECT_NOT_UNICAST = 152,
+  /** A reject sent no answer: a non-first IPv4 fragment (no ports), or a fragment of a TCP segment (its length is unknown). */
+  DROP_REJECT_FRAGMENT = 153,
+  /** A reject sent no answer: the IPv4 total length or the TCP data offset runs past the end of the packet. */
+  DROP_REJECT_TRUNCATED = 154,
+  /** Building a reject answer failed: the kernel refused to resize the packet (bpf_skb_change_tail / bpf_skb_adjust_room). */
+  DROP_REJECT_RESIZE = 155,
   /** Rewriting packet bytes (MACs, TTL, checksum) failed. */
   DROP_WRITE_ERROR = 192,
 }
@@ -94,6 +116,55 @@ export const dropReasonInfo: Readonly<Record<number, { name: string; description
   130: {
     name: "DROP_REDIRECT",
     description: "A redirect helper refused the packet (bad flags or target).",
+  },
+  131: {
+    name: "DROP_NO_BACKEND",
+    description:
+      "Service frontend whose backend set could not be read (raced an update, or empty).",
+  },
+  132: {
+    name: "DROP_NO_SERVICE_LOCAL",
+    description:
+      "Service with a Local traffic policy and no endpoint on this node (kube-proxy drops too).",
+  },
+  133: { name: "DROP_CT_FULL", description: "Connection-tracking entry could not be written." },
+  134: {
+    name: "DROP_NAT_NO_PORT",
+    description: "No free source port for SNAT to a remote backend.",
+  },
+  135: {
+    name: "DROP_SERVICE_REJECT",
+    description: "Service without endpoints, and the RST / ICMP reject could not be built.",
+  },
+  150: {
+    name: "DROP_REJECT_RST",
+    description:
+      "A reject sent no answer: the packet is a TCP RST, which is never answered (RFC 9293 3.10.7).",
+  },
+  151: {
+    name: "DROP_REJECT_ICMP",
+    description:
+      "A reject sent no answer: ICMP is never answered with an ICMP error (errors must not be, RFC 1122 3.2.2; queries have no port).",
+  },
+  152: {
+    name: "DROP_REJECT_NOT_UNICAST",
+    description:
+      "A reject sent no answer: the packet went to a broadcast or multicast address (L2 or L3) or came from one that is not one host (RFC 1812 4.3.2.7).",
+  },
+  153: {
+    name: "DROP_REJECT_FRAGMENT",
+    description:
+      "A reject sent no answer: a non-first IPv4 fragment (no ports), or a fragment of a TCP segment (its length is unknown).",
+  },
+  154: {
+    name: "DROP_REJECT_TRUNCATED",
+    description:
+      "A reject sent no answer: the IPv4 total length or the TCP data offset runs past the end of the packet.",
+  },
+  155: {
+    name: "DROP_REJECT_RESIZE",
+    description:
+      "Building a reject answer failed: the kernel refused to resize the packet (bpf_skb_change_tail / bpf_skb_adjust_room).",
   },
   192: {
     name: "DROP_WRITE_ERROR",

@@ -62,6 +62,8 @@ export enum ForwardPath {
   FORWARD_PATH_STACK_NOT_ENDPOINT = 15,
   /** host stack: from_netdev, malformed; the stack judges it */
   FORWARD_PATH_STACK_UNPARSED = 16,
+  /** answered in place: a service without endpoints (TCP RST / ICMP port unreachable back to the sender) */
+  FORWARD_PATH_REJECT = 17,
 }
 
 /** enum l3_family */

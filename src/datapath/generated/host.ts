@@ -2,11 +2,15 @@
 
 // Layouts of the maps, events and load-time config of build/bpf/host.o, read from its BTF.
 import {
+  array,
+  Be16,
+  Be32,
   Bytes,
   type EventLayout,
   type GlobalLayout,
   type MapLayout,
   struct,
+  U16,
   U32,
   U64,
   U8,
@@ -82,6 +86,221 @@ export const EndpointInfo = struct<EndpointInfo>("endpoint_info", 24, {
   flags: { codec: U32, offset: 20 },
 });
 
+/** struct lb4_key (8 bytes) */
+export interface Lb4Key {
+  /** __be32 at 0 */
+  addr: number;
+  /** __be16 at 4 */
+  port: number;
+  /** __u8 at 6 */
+  proto: number;
+  /** __u8 at 7 */
+  pad: number;
+}
+
+export const Lb4Key = struct<Lb4Key>("lb4_key", 8, {
+  addr: { codec: Be32, offset: 0 },
+  port: { codec: Be16, offset: 4 },
+  proto: { codec: U8, offset: 6 },
+  pad: { codec: U8, offset: 7 },
+});
+
+/** struct lb4_service (16 bytes) */
+export interface Lb4Service {
+  /** __u32 at 0 */
+  set_id: number;
+  /** __u32 at 4 */
+  count: number;
+  /** __u16 at 8 */
+  rev_nat_id: number;
+  /** __u8 at 10 */
+  action: number;
+  /** __u8 at 11 */
+  flags: number;
+  /** __u32 at 12 */
+  affinity_timeout: number;
+}
+
+export const Lb4Service = struct<Lb4Service>("lb4_service", 16, {
+  set_id: { codec: U32, offset: 0 },
+  count: { codec: U32, offset: 4 },
+  rev_nat_id: { codec: U16, offset: 8 },
+  action: { codec: U8, offset: 10 },
+  flags: { codec: U8, offset: 11 },
+  affinity_timeout: { codec: U32, offset: 12 },
+});
+
+/** struct lb_slot_key (8 bytes) */
+export interface LbSlotKey {
+  /** __u32 at 0 */
+  set_id: number;
+  /** __u32 at 4 */
+  slot: number;
+}
+
+export const LbSlotKey = struct<LbSlotKey>("lb_slot_key", 8, {
+  set_id: { codec: U32, offset: 0 },
+  slot: { codec: U32, offset: 4 },
+});
+
+/** struct lb_maglev_table (65524 bytes) */
+export interface LbMaglevTable {
+  /** __u32[16381] at 0 */
+  backend_ids: number[];
+}
+
+export const LbMaglevTable = struct<LbMaglevTable>("lb_maglev_table", 65524, {
+  backend_ids: { codec: array(U32, 16381), offset: 0 },
+});
+
+/** struct lb4_backend (8 bytes) */
+export interface Lb4Backend {
+  /** __be32 at 0 */
+  addr: number;
+  /** __be16 at 4 */
+  port: number;
+  /** __u8 at 6 */
+  proto: number;
+  /** __u8 at 7 */
+  flags: number;
+}
+
+export const Lb4Backend = struct<Lb4Backend>("lb4_backend", 8, {
+  addr: { codec: Be32, offset: 0 },
+  port: { codec: Be16, offset: 4 },
+  proto: { codec: U8, offset: 6 },
+  flags: { codec: U8, offset: 7 },
+});
+
+/** struct lb4_revnat (8 bytes) */
+export interface Lb4Revnat {
+  /** __be32 at 0 */
+  addr: number;
+  /** __be16 at 4 */
+  port: number;
+  /** __u8 at 6 */
+  proto: number;
+  /** __u8 at 7 */
+  kind: number;
+}
+
+export const Lb4Revnat = struct<Lb4Revnat>("lb4_revnat", 8, {
+  addr: { codec: Be32, offset: 0 },
+  port: { codec: Be16, offset: 4 },
+  proto: { codec: U8, offset: 6 },
+  kind: { codec: U8, offset: 7 },
+});
+
+/** struct lb_affinity_key (16 bytes) */
+export interface LbAffinityKey {
+  /** __u64 at 0 */
+  client: bigint;
+  /** __u16 at 8 */
+  rev_nat_id: number;
+  /** __u8 at 10 */
+  netns: number;
+  /** __u8[5] at 11 */
+  pad: Uint8Array;
+}
+
+export const LbAffinityKey = struct<LbAffinityKey>("lb_affinity_key", 16, {
+  client: { codec: U64, offset: 0 },
+  rev_nat_id: { codec: U16, offset: 8 },
+  netns: { codec: U8, offset: 10 },
+  pad: { codec: Bytes(5), offset: 11 },
+});
+
+/** struct lb_affinity (16 bytes) */
+export interface LbAffinity {
+  /** __u64 at 0 */
+  last_used_ns: bigint;
+  /** __u32 at 8 */
+  backend_id: number;
+  /** __u32 at 12 */
+  pad: number;
+}
+
+export const LbAffinity = struct<LbAffinity>("lb_affinity", 16, {
+  last_used_ns: { codec: U64, offset: 0 },
+  backend_id: { codec: U32, offset: 8 },
+  pad: { codec: U32, offset: 12 },
+});
+
+/** struct ct4_key (16 bytes) */
+export interface Ct4Key {
+  /** __be32 at 0 */
+  saddr: number;
+  /** __be32 at 4 */
+  daddr: number;
+  /** __be16 at 8 */
+  sport: number;
+  /** __be16 at 10 */
+  dport: number;
+  /** __u8 at 12 */
+  proto: number;
+  /** __u8 at 13 */
+  dir: number;
+  /** __u16 at 14 */
+  pad: number;
+}
+
+export const Ct4Key = struct<Ct4Key>("ct4_key", 16, {
+  saddr: { codec: Be32, offset: 0 },
+  daddr: { codec: Be32, offset: 4 },
+  sport: { codec: Be16, offset: 8 },
+  dport: { codec: Be16, offset: 10 },
+  proto: { codec: U8, offset: 12 },
+  dir: { codec: U8, offset: 13 },
+  pad: { codec: U16, offset: 14 },
+});
+
+/** struct ct4_entry (24 bytes) */
+export interface Ct4Entry {
+  /** __be32 at 0 */
+  saddr: number;
+  /** __be32 at 4 */
+  daddr: number;
+  /** __be16 at 8 */
+  sport: number;
+  /** __be16 at 10 */
+  dport: number;
+  /** __u32 at 12 */
+  backend_id: number;
+  /** __u16 at 16 */
+  rev_nat_id: number;
+  /** __u8 at 18 */
+  flags: number;
+  /** __u8 at 19 */
+  pad: number;
+  /** __u32 at 20 */
+  pad2: number;
+}
+
+export const Ct4Entry = struct<Ct4Entry>("ct4_entry", 24, {
+  saddr: { codec: Be32, offset: 0 },
+  daddr: { codec: Be32, offset: 4 },
+  sport: { codec: Be16, offset: 8 },
+  dport: { codec: Be16, offset: 10 },
+  backend_id: { codec: U32, offset: 12 },
+  rev_nat_id: { codec: U16, offset: 16 },
+  flags: { codec: U8, offset: 18 },
+  pad: { codec: U8, offset: 19 },
+  pad2: { codec: U32, offset: 20 },
+});
+
+/** struct lb_node (8 bytes) */
+export interface LbNode {
+  /** __be32 at 0 */
+  snat_addr: number;
+  /** __u32 at 4 */
+  pad: number;
+}
+
+export const LbNode = struct<LbNode>("lb_node", 8, {
+  snat_addr: { codec: Be32, offset: 0 },
+  pad: { codec: U32, offset: 4 },
+});
+
 /** Maps of host.o by name, as declared in its .maps section. */
 export const maps = {
   fw_ep_stats: {
@@ -128,6 +347,94 @@ export const maps = {
     flags: 0,
     pinning: "by-name",
   },
+  fw_lb4_services: {
+    type: "hash",
+    typeId: 1,
+    keyCodec: Lb4Key,
+    valueCodec: Lb4Service,
+    keySize: 8,
+    valueSize: 16,
+    maxEntries: 65536,
+    flags: 0,
+    pinning: "by-name",
+  },
+  fw_lb_slots: {
+    type: "hash",
+    typeId: 1,
+    keyCodec: LbSlotKey,
+    valueCodec: U32,
+    keySize: 8,
+    valueSize: 4,
+    maxEntries: 262144,
+    flags: 0,
+    pinning: "by-name",
+  },
+  fw_lb_maglev: {
+    type: "hash",
+    typeId: 1,
+    keyCodec: U32,
+    valueCodec: LbMaglevTable,
+    keySize: 4,
+    valueSize: 65524,
+    maxEntries: 4096,
+    flags: 1,
+    pinning: "by-name",
+  },
+  fw_lb4_backends: {
+    type: "hash",
+    typeId: 1,
+    keyCodec: U32,
+    valueCodec: Lb4Backend,
+    keySize: 4,
+    valueSize: 8,
+    maxEntries: 65536,
+    flags: 0,
+    pinning: "by-name",
+  },
+  fw_lb4_revnat: {
+    type: "hash",
+    typeId: 1,
+    keyCodec: U32,
+    valueCodec: Lb4Revnat,
+    keySize: 4,
+    valueSize: 8,
+    maxEntries: 65536,
+    flags: 0,
+    pinning: "by-name",
+  },
+  fw_lb4_affinity: {
+    type: "lru_hash",
+    typeId: 9,
+    keyCodec: LbAffinityKey,
+    valueCodec: LbAffinity,
+    keySize: 16,
+    valueSize: 16,
+    maxEntries: 65536,
+    flags: 0,
+    pinning: "by-name",
+  },
+  fw_ct4: {
+    type: "lru_hash",
+    typeId: 9,
+    keyCodec: Ct4Key,
+    valueCodec: Ct4Entry,
+    keySize: 16,
+    valueSize: 24,
+    maxEntries: 262144,
+    flags: 0,
+    pinning: "by-name",
+  },
+  fw_lb_node: {
+    type: "array",
+    typeId: 2,
+    keyCodec: U32,
+    valueCodec: LbNode,
+    keySize: 4,
+    valueSize: 8,
+    maxEntries: 1,
+    flags: 0,
+    pinning: "by-name",
+  },
 } satisfies Record<string, MapLayout>;
 
 /** Load-time config of host.o (DECLARE_CONFIG): set between open and load. */
@@ -140,6 +447,24 @@ export const config = {
     default: 1,
     description:
       "1 (veth): forward in BPF, bpf_redirect_peer to local pods and FIB lookup + redirect off the node; 0 (veth-legacy): count, then hand every packet to the host stack and its routing table.",
+  },
+  /** Entries in each Maglev table, a prime: the value size of fw_lb_maglev is 4 times this. */
+  cfg_maglev_size: {
+    section: ".rodata",
+    offset: 4,
+    codec: U32,
+    default: 16381,
+    description:
+      "Entries in each Maglev table, a prime: the value size of fw_lb_maglev is 4 times this.",
+  },
+  /** 1: translate service frontends per packet with DNAT, connection tracking and reverse NAT; 0: leave services to the socket LB. */
+  cfg_tc_lb: {
+    section: ".rodata",
+    offset: 8,
+    codec: U8,
+    default: 1,
+    description:
+      "1: translate service frontends per packet with DNAT, connection tracking and reverse NAT; 0: leave services to the socket LB.",
   },
 } satisfies Record<string, GlobalLayout>;
 

@@ -92,6 +92,8 @@ export interface NativeBpfObject {
   setPinPath(mapName: string, path: string): void;
   /** Before load: change max_entries of a map. */
   setMaxEntries(mapName: string, maxEntries: number): void;
+  /** Sets a map's value size before load (its BTF value type is then dropped). */
+  setValueSize(mapName: string, valueSize: number): void;
   /** Before load: do not load this program (bpf_program__set_autoload false). */
   setAutoload(progName: string, autoload: boolean): void;
   /** Creates (or reuses pinned) maps and loads all programs. Throws EBPF_LOAD with verifierLog. */
@@ -281,6 +283,8 @@ export interface NativeBinding {
   ): number;
   /** bpf_link_detach on a link fd (works for pinned links opened with objGet). */
   linkDetach(linkFd: number): void;
+  /** bpf_link_update: atomically replaces the link's program. */
+  linkUpdate(linkFd: number, progFd: number): void;
 
   // --- ring buffer (ringbuf.cc)
   openRingBuffer(

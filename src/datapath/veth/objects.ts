@@ -8,6 +8,7 @@ import { BpfMap } from "../bpf/map.ts";
 import { BpfObject } from "../bpf/object.ts";
 import { bpfObjectPath } from "../bpf/paths.ts";
 import * as layouts from "../generated/lxc.ts";
+import { type LbLoadSettings, lbLoadOptions } from "../lb/objects.ts";
 import { writeSysctl } from "../net/index.ts";
 import { VethErrorCode, vethError } from "./errors.ts";
 
@@ -24,6 +25,8 @@ export interface VethLoadOptions {
   objectDir?: string;
   /** Also turn on IPv6 forwarding node-wide (net.ipv6.conf.all.forwarding; it stops the node accepting RAs). */
   ipv6?: boolean;
+  /** The service load balancer's load-time settings (the LB maps are shared with sock.o). */
+  lb?: LbLoadSettings;
 }
 
 export interface VethMaps {
@@ -66,12 +69,19 @@ export function loadObjects(options: VethLoadOptions): LoadedObjects {
   }
   mkdirSync(options.pinRoot, { recursive: true, mode: 0o700 });
   enableForwarding(options);
-  // Both objects declare the same knob (bpf/lib/forward.h): one encoding serves both.
+  // Both objects declare the same knobs (bpf/lib/forward.h, lb.h, lb_tc.h): one encoding serves both.
+  const lb = lbLoadOptions(options.lb);
   const globals = encodeGlobals(layouts.config, {
     cfg_host_routing: options.mode === "veth" ? 1 : 0,
+    cfg_tc_lb: options.mode === "veth" && (options.lb?.tcLb ?? true) ? 1 : 0,
+    cfg_maglev_size: lb.maglevTableSize,
   });
   const load = (name: "lxc" | "host") =>
-    BpfObject.load(objectPath(name, options.objectDir), { pinRoot: options.pinRoot, globals });
+    BpfObject.load(objectPath(name, options.objectDir), {
+      pinRoot: options.pinRoot,
+      globals,
+      valueSizes: lb.valueSizes,
+    });
   const lxc = load("lxc");
   let host: BpfObject;
   try {

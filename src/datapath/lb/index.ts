@@ -1,0 +1,20 @@
+// The service load balancer's kernel side: the pinned LB maps, the socket LB
+// attachment, and the load settings the objects sharing the maps agree on.
+
+export type * from "./maps.ts";
+export {
+  LB_MAP_NAMES,
+  LbAction,
+  LbBackendFlags,
+  LbKind,
+  LbMaps,
+  LbServiceFlags,
+} from "./maps.ts";
+export { LB_DEFAULT_MAGLEV_SIZE, type LbLoadSettings, lbLoadOptions } from "./objects.ts";
+export {
+  attachSockLb,
+  detachSockLb,
+  resolveCgroup2,
+  type SockLbOptions,
+  sockLbAttached,
+} from "./sock.ts";
