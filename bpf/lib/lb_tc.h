@@ -34,6 +34,7 @@
 #include "forward.h"
 #include "lb.h"
 #include "parse.h"
+#include "reject.h"
 
 DECLARE_CONFIG(__u8, cfg_tc_lb, 1,
 	       "1: translate service frontends per packet with DNAT, connection tracking and reverse NAT; 0: leave services to the socket LB.");
@@ -374,8 +375,10 @@ static __always_inline int lb4_handle(struct __sk_buff *ctx, struct pkt_info *pk
 static __always_inline int lb_reject(struct __sk_buff *ctx, const struct pkt_info *pkt,
 				     struct fwd_state *st)
 {
-	(void)ctx;
-	(void)pkt;
-	(void)st;
-	return fwd_drop(DROP_SERVICE_REJECT);
+	int ret = reject4(ctx, pkt);
+
+	if (ret < 0)
+		return ret;
+	st->path = FORWARD_PATH_REJECT;
+	return ret;
 }

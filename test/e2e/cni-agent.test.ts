@@ -383,7 +383,7 @@ describe("fairway-agent startup", () => {
     assert.equal(existsSync(dirs.runDir), false, "nothing was created");
   });
 
-  test("the product agent (ipam, cluster, endpoint): ready, and a missing netns is CNI code 103", async (t) => {
+  test("the product agent (ipam, cluster, endpoint, service): ready, and a missing netns is CNI code 103", async (t) => {
     const root = tempDir(t, "cni-product");
     const dirs = agentDirs(root);
     const bundle = await buildPluginBundle(root);
@@ -399,9 +399,24 @@ describe("fairway-agent startup", () => {
     };
     assert.deepEqual(
       agentStatus.modules.map((m) => `${m.id}:${m.state}`),
-      ["cluster:started", "ipam:started", "endpoint:started", "cni-install:started"],
+      [
+        "cluster:started",
+        "ipam:started",
+        "endpoint:started",
+        "service:started",
+        "cni-install:started",
+      ],
     );
     assert.equal((await agentGet(dirs.socket, ROUTES.readyz)).status, 200);
+    // The service module attached the socket LB (cgroup v2 found) and synced an empty table.
+    const services = (await agentGet(dirs.socket, ROUTES.services)).body as {
+      services: unknown[];
+      datapath: { socketLb: boolean; tcLb: boolean; errors: string[]; lastSyncMs?: number };
+    };
+    assert.deepEqual(services.services, []);
+    assert.equal(services.datapath.socketLb, true, JSON.stringify(services.datapath.errors));
+    assert.equal(services.datapath.tcLb, true);
+    assert.equal(typeof services.datapath.lastSyncMs, "number");
     const netns = join(root, "ns");
     writeFileSync(netns, "");
     const add = await execPlugin(
