@@ -59,7 +59,7 @@ const ns = {} as Record<PodName | "node" | "remote", Ns>;
 let cgroup = "";
 let maps: LbMaps;
 let sync: LbSync;
-const ids = {
+const ids: { frontends: MemoryIdAllocator; backends: MemoryIdAllocator } = {
   frontends: new MemoryIdAllocator("frontend"),
   backends: new MemoryIdAllocator("backend", 1, 0xffffffff),
 };
@@ -405,6 +405,44 @@ describe("service LB semantics", () => {
       }
     });
   }
+
+  test("a restarted reconciler adopts the maps: same IDs, nothing rewritten, no traffic gap, orphans removed", async () => {
+    const before = new Map(
+      maps.services.dump().map(([k, v]) => [`${k.addr}:${k.port}/${k.proto}`, v]),
+    );
+    const traffic = peer<ConnectResult>(ns.client, "tc", "connect", "10.96.0.10", "80", "200");
+    // The "agent" restarts: new allocators and reconciler; "sticky" was deleted while it was down.
+    const fresh = {
+      frontends: new MemoryIdAllocator("frontend"),
+      backends: new MemoryIdAllocator("backend", 1, 0xffffffff),
+    };
+    const restarted = new LbSync(maps, fresh);
+    const adopted = restarted.adopt();
+    assert.ok(adopted.frontends >= 5 && adopted.backends >= 2, JSON.stringify(adopted));
+    const table = buildServiceTable({
+      services: services.filter((s) => s.metadata.name !== "sticky"),
+      slices,
+      nodeName: NODE_NAME,
+      nodeAddresses: [NODE_IP],
+      config: parseServiceConfig({}),
+      ids: fresh,
+    });
+    const r = restarted.sync(table);
+    assert.equal(r.written, 0, "every surviving frontend was already right");
+    assert.equal(r.removed, 1, "the deleted service's frontend is gone");
+    const after = new Map(
+      maps.services.dump().map(([k, v]) => [`${k.addr}:${k.port}/${k.proto}`, v]),
+    );
+    assert.equal(after.size, before.size - 1);
+    for (const [k, v] of after) assert.deepEqual(v, before.get(k), `frontend ${k} changed`);
+    const t = await traffic;
+    assert.deepEqual(t.errors, {}, "no connection failed across the restart");
+    // Hand the maps back to the suite's reconciler and allocators.
+    sync = restarted;
+    ids.frontends = fresh.frontends;
+    ids.backends = fresh.backends;
+    apply();
+  });
 
   test("the reconciler leaves nothing behind when every service goes", () => {
     services = [];
