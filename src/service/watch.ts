@@ -3,7 +3,7 @@
 // frontends and backends no longer referenced anywhere are released. Listeners
 // get the keys that changed, to queue work for the datapath reconciler.
 
-import type { ChangeEvent, ClusterStoreReader, Disposer } from "../cluster/index.ts";
+import type { ChangeEvent, ClusterStoreReader, Disposer, EndpointSlice } from "../cluster/index.ts";
 import type { ServiceConfig } from "./config.ts";
 import {
   backendKey,
@@ -33,6 +33,9 @@ export class ServiceModel {
     backends: new Map<string, number>(),
   };
   private readonly listeners = new Set<ServiceTableListener>();
+  /** EndpointSlices by service key, then by slice key: kept from the events, so
+   * a rebuild never scans every slice of the cluster. */
+  private readonly slices = new Map<string, Map<string, EndpointSlice>>();
   private dispose: Disposer | undefined;
 
   constructor(private readonly options: ServiceModelOptions) {
@@ -77,7 +80,18 @@ export class ServiceModel {
     let key: string | undefined;
     if (e.kind === "Service") key = serviceKey((e.new ?? e.old)!);
     else if (e.kind === "EndpointSlice") {
-      const keys = [e.old, e.new].flatMap((s) =>
+      const old = e.old as EndpointSlice | undefined;
+      const now = e.new as EndpointSlice | undefined;
+      const sliceKey = `${(now ?? old)!.metadata.namespace ?? "default"}/${(now ?? old)!.metadata.name}`;
+      if (old?.metadata.labels?.[SERVICE_NAME_LABEL])
+        this.slices.get(serviceKey(old))?.delete(sliceKey);
+      if (now?.metadata.labels?.[SERVICE_NAME_LABEL]) {
+        const k = serviceKey(now);
+        const bySlice = this.slices.get(k) ?? new Map<string, EndpointSlice>();
+        this.slices.set(k, bySlice);
+        bySlice.set(sliceKey, now);
+      }
+      const keys = [old, now].flatMap((s) =>
         s?.metadata.labels?.[SERVICE_NAME_LABEL] ? [serviceKey(s)] : [],
       );
       for (const k of new Set(keys)) this.rebuild(k);
@@ -94,12 +108,9 @@ export class ServiceModel {
     // Acquire the new IDs before releasing the old, so kept keys keep their IDs.
     let after: ServiceEntry | SkippedService | undefined;
     if (svc) {
-      const ns = key.slice(0, key.indexOf("/"));
-      const name = key.slice(key.indexOf("/") + 1);
-      const slices = store.list("EndpointSlice", {
-        namespace: ns,
-        selector: { matchLabels: { [SERVICE_NAME_LABEL]: name } },
-      });
+      const slices = [...(this.slices.get(key)?.values() ?? [])].sort((a, b) =>
+        (a.metadata.name ?? "").localeCompare(b.metadata.name ?? ""),
+      );
       after = buildService(svc, slices, { ...this.options, ids: this.ids });
       this.entries.set(key, after);
     } else {
