@@ -146,6 +146,12 @@ export class ServiceModule implements Lifecycle, ReadinessReporter {
     this.pending.clear();
     const r = this.syncAll();
     this.synced = true;
+    this.report(
+      this.model
+        .table()
+        .services.map((e) => e.key)
+        .concat(this.model.table().skipped.map((e) => e.key)),
+    );
     log.info({ ...r, services: this.model.table().services.length }, "service maps synced");
   }
 
@@ -178,6 +184,24 @@ export class ServiceModule implements Lifecycle, ReadinessReporter {
     });
   }
 
+  /** Logs what a rebuild of `keys` refused or ignored: invalid services, bad endpoints. */
+  private report(keys: readonly string[]): void {
+    for (const key of keys) {
+      const e = this.model?.get(key);
+      if (!e) continue;
+      if ("reason" in e) {
+        // Headless and ExternalName services are skipped by design, not by mistake.
+        const expected = /^(headless|ExternalName)/.test(e.reason);
+        this.log[expected ? "debug" : "warn"](
+          { service: key, reason: e.reason },
+          "service skipped",
+        );
+      } else if (e.problems.length) {
+        this.log.warn({ service: key, problems: e.problems }, "service has problems");
+      }
+    }
+  }
+
   private syncAll(): { written: number; removed: number; ms: number } {
     const r = this.sync!.sync(this.model!.table());
     this.lastSyncMs = r.ms;
@@ -201,6 +225,7 @@ export class ServiceModule implements Lifecycle, ReadinessReporter {
       const e = model.get(k);
       return e && !("reason" in e) ? [e] : [];
     });
+    this.report(keys);
     try {
       this.sync.sync({ services, skipped: [] }, keys);
     } catch (err) {
