@@ -146,6 +146,19 @@ function baseServices(): void {
         { name: "dns", port: 53, targetPort: 5353, protocol: "UDP" },
       ],
     }),
+    {
+      ...service("maglev", {
+        selector: { app: "web" },
+        clusterIP: "10.96.0.50",
+        clusterIPs: ["10.96.0.50"],
+        ports: [{ name: "http", port: 80, targetPort: 8080, protocol: "TCP" }],
+      }),
+      metadata: {
+        name: "maglev",
+        namespace: "default",
+        annotations: { "fairway.io/lb-algorithm": "maglev" },
+      },
+    } as Service,
     service("self", {
       selector: { app: "b1" },
       clusterIP: "10.96.0.40",
@@ -157,6 +170,7 @@ function baseServices(): void {
     slice("web", ["back1", "back2"], WEB_PORTS),
     slice("sticky", ["back1", "back2"], [WEB_PORTS[0]!]),
     slice("self", ["back1"], [WEB_PORTS[0]!]),
+    slice("maglev", ["back1", "back2"], [WEB_PORTS[0]!]),
   ];
 }
 
@@ -291,6 +305,17 @@ describe("service LB semantics", () => {
       assert.ok(looksUniform(counts), `not uniform: ${JSON.stringify(r.counts)}`);
       // The client sees the service address as its peer, whichever layer translated.
       assert.deepEqual(Object.keys(r.peers), ["10.96.0.10:80"]);
+    });
+
+    test(`${via}: a Maglev service spreads over its backends through the Maglev table`, async () => {
+      const fe = maps.services.dump().find(([k]) => k.addr === 0x0a600032 && k.port === 80)?.[1];
+      assert.ok(fe && fe.flags & 1, "the frontend is marked Maglev");
+      const table = maps.maglev.lookup(fe.set_id);
+      assert.equal(table?.length, 16381);
+      const r = await peer<ConnectResult>(ns.client, via, "connect", "10.96.0.50", "80", "200");
+      assert.deepEqual(r.errors, {});
+      const counts = [r.counts.back1 ?? 0, r.counts.back2 ?? 0];
+      assert.ok(looksUniform(counts), `not uniform: ${JSON.stringify(r.counts)}`);
     });
 
     test(`${via}: UDP through a ClusterIP answers from the service address`, async () => {
