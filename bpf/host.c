@@ -48,7 +48,7 @@ static __always_inline int netdev_handle(struct __sk_buff *ctx, struct fwd_state
 		return to_stack(st, FORWARD_PATH_STACK_NOT_IP);
 	if (ctx->pkt_type != PKT_TYPE_HOST)
 		return to_stack(st, FORWARD_PATH_STACK_NOT_UNICAST);
-	ret = lb4_handle(ctx, &pkt, true);
+	ret = lb_handle(ctx, &pkt, true);
 	if (ret == LB_REJECT)
 		return lb_reject(ctx, &pkt, st);
 	if (ret < 0)

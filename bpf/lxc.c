@@ -23,7 +23,7 @@
  *
  * Maps (all pinned by name, shared with host.o): fw_endpoints (endpoint.h),
  * fw_ep_stats, fw_fwd_paths, fw_fwd_drops (counters.h), the service maps
- * (lb.h) and fw_ct4 (lb_tc.h).
+ * (lb.h) and fw_ct (lb_tc.h).
  */
 #include "common.h"
 #include "config.h"
@@ -68,7 +68,7 @@ static __always_inline int lxc_forward_ip(struct __sk_buff *ctx, struct pkt_info
 	if (src->flags & ENDPOINT_F_STACK)
 		return to_stack(st, FORWARD_PATH_STACK_ENDPOINT);
 
-	ret = lb4_handle(ctx, pkt, false);
+	ret = lb_handle(ctx, pkt, false);
 	if (ret == LB_REJECT)
 		return lb_reject(ctx, pkt, st);
 	if (ret < 0)

@@ -57,9 +57,12 @@ enum l3_family {
 
 /* An IPv4 or IPv6 address in network byte order. IPv4 uses v4 (the first 4
  * bytes); the other 12 bytes are zero, so the union compares and hashes
- * correctly as a map key. */
+ * correctly as a map key. v6 comes first on purpose: `= {}` initializes a
+ * union's first member only, so with v4 first the other 12 bytes would be
+ * indeterminate, and clang treats reads of them as undefined (it dropped a
+ * whole hash computation over such an address once). */
 union ip_addr {
-	__be32 v4;
 	__be32 v6[4];
+	__be32 v4;
 };
 BUILD_BUG_ON(sizeof(union ip_addr) != 16);

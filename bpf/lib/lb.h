@@ -1,16 +1,18 @@
 /* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
 /* Fairway: the service load balancer's maps and backend selection, shared by
  * the socket LB (sock.c, at connect/sendmsg time) and the tc LB (lb_tc.h, per
- * packet in lxc.c and host.c). IPv4.
+ * packet in lxc.c and host.c). IPv4 and IPv6 alike: addresses are union
+ * ip_addr plus enum l3_family, as in the endpoint map, so one code path and
+ * one set of maps serve both families.
  *
  * A frontend (service address, port, protocol) maps to a *backend set*:
  *
- *   fw_lb4_services  {addr, port, proto}  -> {set_id, count, rev_nat_id, action, flags, affinity}
- *   fw_lb_slots      {set_id, slot}       -> backend_id        (random: slot = rand % count)
- *   fw_lb_maglev     set_id               -> u32[cfg_maglev_size] backend_ids (Maglev)
- *   fw_lb4_backends  backend_id           -> {addr, port, proto, flags}
- *   fw_lb4_revnat    rev_nat_id           -> {addr, port}    (frontend, for replies)
- *   fw_lb4_affinity  {client, rev_nat_id} -> {backend_id, last_used}   (LRU)
+ *   fw_lb_services  {addr, port, proto, family} -> {set_id, count, rev_nat_id, action, flags, affinity}
+ *   fw_lb_slots     {set_id, slot}       -> backend_id        (random: slot = rand % count)
+ *   fw_lb_maglev    set_id               -> u32[cfg_maglev_size] backend_ids (Maglev)
+ *   fw_lb_backends  backend_id           -> {addr, port, proto, family, flags}
+ *   fw_lb_revnat    rev_nat_id           -> {addr, port, proto, kind} (the frontend, for replies)
+ *   fw_lb_affinity  {client, rev_nat_id} -> {backend_id, last_used}   (LRU)
  *
  * Sets are immutable once the service points at them: the agent writes a new
  * set under a fresh set_id, then switches the service entry with ONE map
@@ -50,35 +52,35 @@ enum lb_action {
 	LB_ACTION_DROP = 2,    /* Local traffic policy, no endpoint on this node: drop */
 };
 
-/* lb4_service.flags */
+/* lb_service.flags */
 enum lb_service_flags {
 	LB_F_MAGLEV = 1,   /* select with the set's Maglev table, not at random */
 	LB_F_AFFINITY = 2, /* sessionAffinity: ClientIP */
 	LB_F_EXTERNAL = 4, /* NodePort, ExternalIP or LoadBalancer frontend */
 };
 
-/* lb4_backend.flags */
+/* lb_backend.flags */
 enum lb_backend_flags {
 	LB_BACKEND_TERMINATING = 1, /* serving + terminating (used only because nothing is ready) */
 };
 
-struct lb4_key {
-	__be32 addr;
+struct lb_key {
+	union ip_addr addr;
 	__be16 port;
-	__u8 proto; /* IPPROTO_TCP / IPPROTO_UDP / IPPROTO_SCTP */
-	__u8 pad;
+	__u8 proto;  /* IPPROTO_TCP / IPPROTO_UDP / IPPROTO_SCTP */
+	__u8 family; /* enum l3_family */
 };
-BUILD_BUG_ON(sizeof(struct lb4_key) != 8);
+BUILD_BUG_ON(sizeof(struct lb_key) != 20);
 
-struct lb4_service {
+struct lb_service {
 	__u32 set_id;           /* the backend set in use; 0 with action != FORWARD */
 	__u32 count;            /* backends in the set (slots 0..count-1) */
-	__u16 rev_nat_id;       /* the frontend's ID: key of fw_lb4_revnat and of affinity */
+	__u16 rev_nat_id;       /* the frontend's ID: key of fw_lb_revnat and of affinity */
 	__u8 action;            /* enum lb_action */
 	__u8 flags;             /* enum lb_service_flags */
 	__u32 affinity_timeout; /* seconds; with LB_F_AFFINITY */
 };
-BUILD_BUG_ON(sizeof(struct lb4_service) != 16);
+BUILD_BUG_ON(sizeof(struct lb_service) != 16);
 
 struct lb_slot_key {
 	__u32 set_id;
@@ -86,13 +88,15 @@ struct lb_slot_key {
 };
 BUILD_BUG_ON(sizeof(struct lb_slot_key) != 8);
 
-struct lb4_backend {
-	__be32 addr;
+struct lb_backend {
+	union ip_addr addr;
 	__be16 port;
 	__u8 proto;
-	__u8 flags; /* enum lb_backend_flags */
+	__u8 flags;  /* enum lb_backend_flags */
+	__u8 family; /* enum l3_family */
+	__u8 pad[3];
 };
-BUILD_BUG_ON(sizeof(struct lb4_backend) != 8);
+BUILD_BUG_ON(sizeof(struct lb_backend) != 24);
 
 /* What a frontend is, so that the agent can rebuild its IDs after a restart. */
 enum lb_frontend_kind {
@@ -102,21 +106,25 @@ enum lb_frontend_kind {
 	LB_KIND_LOAD_BALANCER = 3,
 };
 
-struct lb4_revnat {
-	__be32 addr;
+struct lb_revnat {
+	union ip_addr addr;
 	__be16 port;
 	__u8 proto;
-	__u8 kind; /* enum lb_frontend_kind */
+	__u8 kind;   /* enum lb_frontend_kind */
+	__u8 family; /* enum l3_family */
+	__u8 pad[3];
 };
-BUILD_BUG_ON(sizeof(struct lb4_revnat) != 8);
+BUILD_BUG_ON(sizeof(struct lb_revnat) != 24);
 
+/* Who is sticky: the client's netns (socket LB) or its address (tc LB). */
 struct lb_affinity_key {
-	__u64 client;      /* netns cookie (socket LB) or client IPv4 (tc LB) */
+	__u64 netns_cookie; /* socket LB; 0 for the tc LB */
+	union ip_addr client; /* tc LB; zero for the socket LB */
 	__u16 rev_nat_id;
-	__u8 netns;        /* 1: client is a netns cookie */
+	__u8 family;
 	__u8 pad[5];
 };
-BUILD_BUG_ON(sizeof(struct lb_affinity_key) != 16);
+BUILD_BUG_ON(sizeof(struct lb_affinity_key) != 32);
 
 struct lb_affinity {
 	__u64 last_used_ns; /* bpf_ktime_get_ns() */
@@ -131,11 +139,11 @@ struct lb_maglev_table {
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
-	__type(key, struct lb4_key);
-	__type(value, struct lb4_service);
+	__type(key, struct lb_key);
+	__type(value, struct lb_service);
 	__uint(max_entries, LB_SERVICES_MAP_SIZE);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
-} fw_lb4_services SEC(".maps");
+} fw_lb_services SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
@@ -158,18 +166,18 @@ struct {
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__type(key, __u32);
-	__type(value, struct lb4_backend);
+	__type(value, struct lb_backend);
 	__uint(max_entries, LB_BACKENDS_MAP_SIZE);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
-} fw_lb4_backends SEC(".maps");
+} fw_lb_backends SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__type(key, __u32);
-	__type(value, struct lb4_revnat);
+	__type(value, struct lb_revnat);
 	__uint(max_entries, LB_REVNAT_MAP_SIZE);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
-} fw_lb4_revnat SEC(".maps");
+} fw_lb_revnat SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
@@ -177,28 +185,24 @@ struct {
 	__type(value, struct lb_affinity);
 	__uint(max_entries, LB_AFFINITY_MAP_SIZE);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
-} fw_lb4_affinity SEC(".maps");
+} fw_lb_affinity SEC(".maps");
 
-static __always_inline const struct lb4_service *lb4_lookup_service(__be32 addr, __be16 port,
-								    __u8 proto)
+/* addr's unused bytes must be zero (pkt_info's are). */
+static __always_inline const struct lb_service *lb_lookup_service(__u8 family, const union ip_addr *addr,
+								  __be16 port, __u8 proto)
 {
-	struct lb4_key key = { .addr = addr, .port = port, .proto = proto };
+	struct lb_key key = { .port = port, .proto = proto, .family = family };
 
-	return bpf_map_lookup_elem(&fw_lb4_services, &key);
+	key.addr = *addr;
+	return bpf_map_lookup_elem(&fw_lb_services, &key);
 }
 
-/* Who a selection is for: sticky sessions key on it, Maglev hashes it. */
-struct lb_client {
-	__u64 affinity_id; /* netns cookie or client address */
-	__u32 hash;        /* flow hash (Maglev) or random */
-	__u8 netns;        /* affinity_id is a netns cookie */
-};
 
 /* The backend ID a still-valid affinity entry names, or 0. */
-static __always_inline __u32 lb_affinity_get(const struct lb4_service *svc,
+static __always_inline __u32 lb_affinity_get(const struct lb_service *svc,
 					     const struct lb_affinity_key *key, __u64 now)
 {
-	struct lb_affinity *a = bpf_map_lookup_elem(&fw_lb4_affinity, key);
+	struct lb_affinity *a = bpf_map_lookup_elem(&fw_lb_affinity, key);
 
 	if (!a)
 		return 0;
@@ -208,27 +212,31 @@ static __always_inline __u32 lb_affinity_get(const struct lb4_service *svc,
 	return a->backend_id;
 }
 
-/* Picks a backend of svc's current set for client; writes its ID to *id.
- * NULL when the set has gone (raced an update) or is empty. */
-static __always_inline const struct lb4_backend *lb4_select(const struct lb4_service *svc,
-							    const struct lb_client *client,
-							    __u32 *id)
+/* Picks a backend of svc's current set; writes its ID to *id. NULL when the
+ * set has gone (raced an update) or is empty. Who it is for: netns_cookie
+ * (socket LB) or client (tc LB) for sticky sessions, `hash` for Maglev (a
+ * flow hash) or the random pick. */
+static __always_inline const struct lb_backend *lb_select(const struct lb_service *svc,
+							  __u8 family, __u64 netns_cookie,
+							  const union ip_addr *client, __u32 hash,
+							  __u32 *id)
 {
 	struct lb_affinity_key akey = {};
-	const struct lb4_backend *be;
+	const struct lb_backend *be;
 	__u64 now = 0;
 	__u32 backend_id = 0;
 
 	if (svc->count == 0)
 		return NULL;
 	if (svc->flags & LB_F_AFFINITY) {
-		akey.client = client->affinity_id;
+		akey.netns_cookie = netns_cookie;
+		akey.client = *client;
 		akey.rev_nat_id = svc->rev_nat_id;
-		akey.netns = client->netns;
+		akey.family = family;
 		now = bpf_ktime_get_ns();
 		backend_id = lb_affinity_get(svc, &akey, now);
 		if (backend_id) {
-			be = bpf_map_lookup_elem(&fw_lb4_backends, &backend_id);
+			be = bpf_map_lookup_elem(&fw_lb_backends, &backend_id);
 			if (be) {
 				*id = backend_id;
 				return be;
@@ -238,35 +246,41 @@ static __always_inline const struct lb4_backend *lb4_select(const struct lb4_ser
 	if (svc->flags & LB_F_MAGLEV) {
 		__u32 set_id = svc->set_id;
 		struct lb_maglev_table *t = bpf_map_lookup_elem(&fw_lb_maglev, &set_id);
-		__u32 idx = client->hash % CONFIG(cfg_maglev_size);
+		__u32 idx = hash % CONFIG(cfg_maglev_size);
 
 		if (!t || idx >= CONFIG(cfg_maglev_size))
 			return NULL;
 		backend_id = t->backend_ids[idx];
 	} else {
-		struct lb_slot_key skey = { .set_id = svc->set_id, .slot = client->hash % svc->count };
+		struct lb_slot_key skey = { .set_id = svc->set_id, .slot = hash % svc->count };
 		__u32 *slot = bpf_map_lookup_elem(&fw_lb_slots, &skey);
 
 		if (!slot)
 			return NULL;
 		backend_id = *slot;
 	}
-	be = bpf_map_lookup_elem(&fw_lb4_backends, &backend_id);
-	if (!be)
+	be = bpf_map_lookup_elem(&fw_lb_backends, &backend_id);
+	if (!be || be->family != family)
 		return NULL;
 	if (svc->flags & LB_F_AFFINITY) {
 		struct lb_affinity a = { .last_used_ns = now, .backend_id = backend_id };
 
-		bpf_map_update_elem(&fw_lb4_affinity, &akey, &a, BPF_ANY);
+		bpf_map_update_elem(&fw_lb_affinity, &akey, &a, BPF_ANY);
 	}
 	*id = backend_id;
 	return be;
 }
 
 /* The frontend address replies must come from, or NULL when the frontend is gone. */
-static __always_inline const struct lb4_revnat *lb4_revnat_get(__u32 rev_nat_id)
+static __always_inline const struct lb_revnat *lb_revnat_get(__u32 rev_nat_id)
 {
-	return bpf_map_lookup_elem(&fw_lb4_revnat, &rev_nat_id);
+	return bpf_map_lookup_elem(&fw_lb_revnat, &rev_nat_id);
+}
+
+/* Folds an address into one word for hashing. */
+static __always_inline __u32 lb_addr_fold(const union ip_addr *a)
+{
+	return a->v6[0] ^ a->v6[1] ^ a->v6[2] ^ a->v6[3];
 }
 
 /* Bob Jenkins' lookup3 final mix (as linux/jhash.h's jhash_3words). */

@@ -19,14 +19,16 @@
 import { performance } from "node:perf_hooks";
 import type { Logger } from "../base/log.ts";
 import {
-  type Lb4Backend,
-  type Lb4Key,
-  type Lb4Service,
   LbAction,
+  type LbBackend,
   LbBackendFlags,
+  type LbKey,
   LbKind,
   type LbMaps,
+  type LbService,
   LbServiceFlags,
+  lbAddr,
+  lbAddrText,
 } from "../datapath/lb/index.ts";
 import type { MemoryIdAllocator } from "./ids.ts";
 import { buildMaglevTable } from "./maglev.ts";
@@ -50,8 +52,8 @@ export interface LbIds {
 /** One frontend as the maps hold it. */
 interface Programmed {
   readonly serviceKey: string;
-  readonly key: Lb4Key;
-  readonly value: Lb4Service;
+  readonly key: LbKey;
+  readonly value: LbService;
   /** Backend IDs of the set, in slot order (random) or as the Maglev table's names. */
   readonly backendIds: readonly number[];
 }
@@ -69,20 +71,21 @@ export interface FrontendSyncState {
   readonly error?: string;
 }
 
-export function ipv4ToNumber(addr: string): number {
-  const p = addr.split(".").map(Number);
-  return ((p[0]! << 24) | (p[1]! << 16) | (p[2]! << 8) | p[3]!) >>> 0;
+function sameAddr(a: Uint8Array, b: Uint8Array): boolean {
+  return a.length === b.length && a.every((x, i) => x === b[i]);
 }
 
-export function numberToIpv4(n: number): string {
-  return [n >>> 24, (n >>> 16) & 255, (n >>> 8) & 255, n & 255].join(".");
+function sameKey(a: LbKey, b: LbKey): boolean {
+  return (
+    a.family === b.family && a.port === b.port && a.proto === b.proto && sameAddr(a.addr, b.addr)
+  );
 }
 
 function sameIds(a: readonly number[], b: readonly number[]): boolean {
   return a.length === b.length && a.every((x, i) => x === b[i]);
 }
 
-function sameValue(a: Lb4Service, b: Lb4Service): boolean {
+function sameValue(a: LbService, b: LbService): boolean {
   return (
     a.set_id === b.set_id &&
     a.count === b.count &&
@@ -99,7 +102,7 @@ export class LbSync {
   /** Frontend IDs by service key. */
   private readonly byService = new Map<string, Set<number>>();
   /** Backend entries as written, by backend ID. */
-  private readonly backends = new Map<number, Lb4Backend>();
+  private readonly backends = new Map<number, LbBackend>();
   private readonly errors = new Map<number, string>();
   private nextSetId = 1;
 
@@ -131,7 +134,7 @@ export class LbSync {
       const proto = PROTO_NAME[key.proto];
       const kind = rn ? KIND_NAME[rn.kind] : undefined;
       if (!rn || !proto || !kind) continue;
-      const feKey = frontendKey(kind, numberToIpv4(key.addr), key.port, proto);
+      const feKey = frontendKey(kind, lbAddrText(key.addr, key.family), key.port, proto);
       feSeeds.push([feKey, value.rev_nat_id]);
       let backendIds: number[] = [];
       if (value.flags & LbServiceFlags.MAGLEV) {
@@ -148,16 +151,21 @@ export class LbSync {
       const proto = PROTO_NAME[be.proto];
       if (!proto) continue;
       this.backends.set(id, be);
-      beSeeds.push([backendKey(numberToIpv4(be.addr), be.port, proto), id]);
+      beSeeds.push([backendKey(lbAddrText(be.addr, be.family), be.port, proto), id]);
     }
     this.ids.frontends.seed(feSeeds);
     this.ids.backends.seed(beSeeds);
     return { frontends: feSeeds.length, backends: beSeeds.length };
   }
 
-  /** Sets the node address external traffic to remote backends is SNATed to (0.0.0.0: never). */
-  setNodeAddress(ipv4: string | undefined): void {
-    this.maps.node.update(0, { snat_addr: ipv4 ? ipv4ToNumber(ipv4) : 0, pad: 0 });
+  /** Sets the node addresses external traffic to remote backends is SNATed to (none: never). */
+  setNodeAddresses(addresses: readonly string[]): void {
+    const v4 = addresses.find((a) => !a.includes(":"));
+    const v6 = addresses.find((a) => a.includes(":"));
+    this.maps.node.update(0, {
+      snat4: v4 ? lbAddr(v4).addr : new Uint8Array(16),
+      snat6: v6 ? lbAddr(v6).addr : new Uint8Array(16),
+    });
   }
 
   /** Per-frontend outcome of the last sync that covered it. */
@@ -179,39 +187,40 @@ export class LbSync {
       ? table.services.filter((s) => wanted.has(s.key))
       : (table.services as ServiceEntry[]);
     const keep = new Set<number>();
-    const work: { fe: Frontend; entry: ServiceEntry; key: Lb4Key; ids: number[] }[] = [];
-    const newBackends: [number, Lb4Backend][] = [];
+    const work: { fe: Frontend; entry: ServiceEntry; key: LbKey; ids: number[] }[] = [];
+    const newBackends: [number, LbBackend][] = [];
 
     for (const entry of entries) {
       for (const fe of entry.frontends) {
-        if (fe.family !== "IPv4") {
-          this.errors.set(fe.id, "IPv6 frontends are not programmed: the datapath is IPv4 only");
-          continue;
-        }
         keep.add(fe.id);
         const ids = fe.backends.map((b) => b.id);
         for (const b of fe.backends) {
-          const be: Lb4Backend = {
-            addr: ipv4ToNumber(b.address),
+          const { addr, family } = lbAddr(b.address);
+          const be: LbBackend = {
+            addr,
             port: b.port,
             proto: PROTO_NUM[fe.protocol],
             flags: b.state === "terminating" ? LbBackendFlags.TERMINATING : 0,
+            family,
+            pad: new Uint8Array(3),
           };
           const had = this.backends.get(b.id);
-          if (!had || had.addr !== be.addr || had.port !== be.port || had.flags !== be.flags) {
+          if (
+            !had ||
+            !sameAddr(had.addr, be.addr) ||
+            had.port !== be.port ||
+            had.flags !== be.flags ||
+            had.family !== be.family
+          ) {
             newBackends.push([b.id, be]);
             this.backends.set(b.id, be);
           }
         }
+        const { addr, family } = lbAddr(fe.address);
         work.push({
           fe,
           entry,
-          key: {
-            addr: ipv4ToNumber(fe.address),
-            port: fe.port,
-            proto: PROTO_NUM[fe.protocol],
-            pad: 0,
-          },
+          key: { addr, port: fe.port, proto: PROTO_NUM[fe.protocol], family },
           ids,
         });
       }
@@ -223,8 +232,18 @@ export class LbSync {
     // 2.-4. sets, reverse NAT, switches
     const oldSets: { setId: number; maglev: boolean; count: number }[] = [];
     const slotWrites: [{ set_id: number; slot: number }, number][] = [];
-    const switches: [Lb4Key, Lb4Service][] = [];
-    const revnats: [number, { addr: number; port: number; proto: number; kind: number }][] = [];
+    const switches: [LbKey, LbService][] = [];
+    const revnats: [
+      number,
+      {
+        addr: Uint8Array;
+        port: number;
+        proto: number;
+        kind: number;
+        family: number;
+        pad: Uint8Array;
+      },
+    ][] = [];
     let written = 0;
     for (const w of work) {
       const { fe, entry } = w;
@@ -262,7 +281,7 @@ export class LbSync {
           }
         }
       }
-      const value: Lb4Service = {
+      const value: LbService = {
         set_id: setId,
         count: forward ? w.ids.length : 0,
         rev_nat_id: fe.id,
@@ -276,15 +295,18 @@ export class LbSync {
           maglev: prevMaglev,
           count: prev.backendIds.length,
         });
-      const keyMoved =
-        prev &&
-        (prev.key.addr !== w.key.addr ||
-          prev.key.port !== w.key.port ||
-          prev.key.proto !== w.key.proto);
+      const keyMoved = !!prev && !sameKey(prev.key, w.key);
       if (!prev || keyMoved) {
         revnats.push([
           fe.id,
-          { addr: w.key.addr, port: w.key.port, proto: w.key.proto, kind: LbKind[fe.kind] },
+          {
+            addr: w.key.addr,
+            port: w.key.port,
+            proto: w.key.proto,
+            kind: LbKind[fe.kind],
+            family: w.key.family,
+            pad: new Uint8Array(3),
+          },
         ]);
       }
       if (!prev || keyMoved || !sameValue(prev.value, value)) {
@@ -324,12 +346,13 @@ export class LbSync {
       this.byService.get(p.serviceKey)?.delete(id);
       removed++;
     }
+    // One delete per slot, not a batch: a batch stops at the first missing
+    // key, and a slot someone else removed must not wedge the reconciler.
     for (const s of oldSets) {
       if (s.maglev) this.maps.maglev.delete(s.setId);
       else
-        this.maps.slots.deleteBatch(
-          Array.from({ length: s.count }, (_, slot) => ({ set_id: s.setId, slot })),
-        );
+        for (let slot = 0; slot < s.count; slot++)
+          this.maps.slots.delete({ set_id: s.setId, slot });
     }
     if (gone.length || oldSets.length) this.pruneBackends();
 

@@ -133,7 +133,7 @@ export class ServiceModule implements Lifecycle, ReadinessReporter {
     const nodeAddresses = config.service.nodeAddresses?.length
       ? [...config.service.nodeAddresses]
       : nodeObjectAddresses(this.store.get("Node", config.nodeName));
-    this.sync.setNodeAddress(nodeAddresses.find((a) => !a.includes(":")));
+    this.sync.setNodeAddresses(nodeAddresses);
     this.model = new ServiceModel({
       store: this.store,
       config: config.service,

@@ -19,7 +19,7 @@ import { after, before, describe, test } from "node:test";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import type { EndpointSlice, Service } from "../../src/cluster/index.ts";
-import { attachSockLb, detachSockLb, LbMaps } from "../../src/datapath/lb/index.ts";
+import { attachSockLb, detachSockLb, LbMaps, lbAddrText } from "../../src/datapath/lb/index.ts";
 import * as net from "../../src/datapath/net/index.ts";
 import { plumbPod, VethDatapath } from "../../src/datapath/veth/index.ts";
 import {
@@ -45,7 +45,14 @@ const execFileAsync = promisify(execFile);
 const PEER = join(dirname(fileURLToPath(import.meta.url)), "../fixtures/lb/peer.mjs");
 const NODE_IP = "192.168.210.1";
 const REMOTE_IP = "192.168.210.2";
+const NODE_IP6 = "fd00:210::1";
+const REMOTE_IP6 = "fd00:210::2";
 const PODS = { client: "10.244.9.10", back1: "10.244.9.11", back2: "10.244.9.12" } as const;
+const PODS6 = {
+  client: "fd00:244:9::10",
+  back1: "fd00:244:9::11",
+  back2: "fd00:244:9::12",
+} as const;
 type PodName = keyof typeof PODS;
 const NODE_NAME = "node-1";
 
@@ -79,18 +86,19 @@ function slice(
   svc: string,
   pods: PodName[],
   ports: { name: string; port: number; protocol: string }[],
+  family: "IPv4" | "IPv6" = "IPv4",
 ) {
   return {
     apiVersion: "discovery.k8s.io/v1",
     kind: "EndpointSlice",
     metadata: {
-      name: `${svc}-abc`,
+      name: `${svc}-${family === "IPv4" ? "abc" : "v6"}`,
       namespace: "default",
       labels: { "kubernetes.io/service-name": svc },
     },
-    addressType: "IPv4",
+    addressType: family,
     endpoints: pods.map((p) => ({
-      addresses: [PODS[p]],
+      addresses: [family === "IPv4" ? PODS[p] : PODS6[p]],
       conditions: { ready: true },
       nodeName: NODE_NAME,
     })),
@@ -104,7 +112,7 @@ function apply(): ServiceTable {
     services,
     slices,
     nodeName: NODE_NAME,
-    nodeAddresses: [NODE_IP],
+    nodeAddresses: [NODE_IP, NODE_IP6],
     config: parseServiceConfig({}),
     ids,
   });
@@ -159,6 +167,24 @@ function baseServices(): void {
         annotations: { "fairway.io/lb-algorithm": "maglev" },
       },
     } as Service,
+    service("web6", {
+      type: "NodePort",
+      selector: { app: "web" },
+      ipFamilies: ["IPv6"],
+      clusterIP: "fd00:96::10",
+      clusterIPs: ["fd00:96::10"],
+      ports: [
+        { name: "http", port: 80, targetPort: 8080, protocol: "TCP", nodePort: 30086 },
+        { name: "dns", port: 53, targetPort: 5353, protocol: "UDP" },
+      ],
+    }),
+    service("self6", {
+      selector: { app: "b1" },
+      ipFamilies: ["IPv6"],
+      clusterIP: "fd00:96::40",
+      clusterIPs: ["fd00:96::40"],
+      ports: [{ name: "http", port: 80, targetPort: 8080, protocol: "TCP" }],
+    }),
     service("self", {
       selector: { app: "b1" },
       clusterIP: "10.96.0.40",
@@ -171,6 +197,8 @@ function baseServices(): void {
     slice("sticky", ["back1", "back2"], [WEB_PORTS[0]!]),
     slice("self", ["back1"], [WEB_PORTS[0]!]),
     slice("maglev", ["back1", "back2"], [WEB_PORTS[0]!]),
+    slice("web6", ["back1", "back2"], WEB_PORTS, "IPv6"),
+    slice("self6", ["back1"], [WEB_PORTS[0]!], "IPv6"),
   ];
 }
 
@@ -253,14 +281,17 @@ before(async () => {
   run("ip", ["-n", ns.remote.name, "addr", "add", `${REMOTE_IP}/24`, "dev", "eth0"]);
   run("ip", ["-n", ns.remote.name, "link", "set", "eth0", "up"]);
   run("ip", ["-n", ns.remote.name, "route", "add", "10.244.0.0/16", "via", NODE_IP]);
+  run("ip", ["-n", ns.node.name, "addr", "add", `${NODE_IP6}/64`, "dev", uplink, "nodad"]);
+  run("ip", ["-n", ns.remote.name, "addr", "add", `${REMOTE_IP6}/64`, "dev", "eth0", "nodad"]);
+  run("ip", ["-n", ns.remote.name, "route", "add", "fd00:244::/32", "via", NODE_IP6]);
 
-  const dp = VethDatapath.load({ mode: "veth", pinRoot, netns: ns.node.path });
+  const dp = VethDatapath.load({ mode: "veth", pinRoot, netns: ns.node.path, ipv6: true });
   c.defer(() => dp.close());
   dp.attachUplink(uplink);
   let id = 200;
   for (const p of Object.keys(PODS) as PodName[]) {
     const plumbed = await plumbPod(
-      { netnsPath: ns[p].path, hostIfname: uniqueName("h"), podIps: [PODS[p]] },
+      { netnsPath: ns[p].path, hostIfname: uniqueName("h"), podIps: [PODS[p], PODS6[p]] },
       { netns: ns.node.path },
     );
     dp.attachEndpoint({
@@ -278,11 +309,21 @@ before(async () => {
   maps = LbMaps.open(pinRoot, 16381);
   c.defer(() => maps.close());
   sync = new LbSync(maps, ids);
-  sync.setNodeAddress(NODE_IP);
+  sync.setNodeAddresses([NODE_IP]);
   baseServices();
   apply();
   await Promise.all([waitReady(startServer("back1")), waitReady(startServer("back2"))]);
+  for (const n of [ns.node, ns.remote, ns.client, ns.back1, ns.back2]) await waitNoTentative(n);
 });
+
+/** IPv6 link-local addresses are tentative for about a second after a link comes up. */
+async function waitNoTentative(n: Ns, timeoutMs = 5000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (run("ip", ["-n", n.name, "-6", "addr", "show", "tentative"]).trim() !== "") {
+    if (Date.now() > deadline) throw new Error(`IPv6 addresses in ${n.name} still tentative`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
 
 after(() => c.run());
 
@@ -308,7 +349,9 @@ describe("service LB semantics", () => {
     });
 
     test(`${via}: a Maglev service spreads over its backends through the Maglev table`, async () => {
-      const fe = maps.services.dump().find(([k]) => k.addr === 0x0a600032 && k.port === 80)?.[1];
+      const fe = maps.services
+        .dump()
+        .find(([k]) => lbAddrText(k.addr, k.family) === "10.96.0.50" && k.port === 80)?.[1];
       assert.ok(fe && fe.flags & 1, "the frontend is marked Maglev");
       const table = maps.maglev.lookup(fe.set_id);
       assert.equal(table?.length, 16381);
@@ -348,6 +391,27 @@ describe("service LB semantics", () => {
       );
     });
   }
+
+  for (const via of ["sock", "tc"] as const) {
+    test(`${via}: IPv6 ClusterIP: spread, UDP replies from the service address, hairpin`, async () => {
+      const r = await peer<ConnectResult>(ns.client, via, "connect", "fd00:96::10", "80", "200");
+      assert.deepEqual(r.errors, {});
+      assert.ok(looksUniform([r.counts.back1 ?? 0, r.counts.back2 ?? 0]), JSON.stringify(r.counts));
+      assert.deepEqual(Object.keys(r.peers), ["fd00:96::10:80"]);
+      const u = await peer<UdpResult>(ns.client, via, "udp", "fd00:96::10", "53", "20");
+      assert.equal(u.errors, 0);
+      assert.deepEqual(Object.keys(u.sources), ["fd00:96::10:53"]);
+      const h = await peer<ConnectResult>(ns.back1, via, "connect", "fd00:96::40", "80", "5");
+      assert.deepEqual(h.errors, {});
+      assert.deepEqual(h.counts, { back1: 5 });
+    });
+  }
+
+  test("IPv6 NodePort reached from another node's namespace", async () => {
+    const r = await peer<ConnectResult>(ns.remote, "tc", "connect", NODE_IP6, "30086", "20");
+    assert.deepEqual(r.errors, {});
+    assert.equal((r.counts.back1 ?? 0) + (r.counts.back2 ?? 0), 20);
+  });
 
   test("sock: ClientIP affinity sticks for its timeout, then may move", async () => {
     const r = await peer<ConnectResult>(ns.client, "sock", "connect", "10.96.0.20", "80", "30");
@@ -399,7 +463,7 @@ describe("service LB semantics", () => {
       const lines: string[] = [];
       holder.stdout!.on("data", (d: Buffer) => lines.push(...d.toString().trim().split("\n")));
       const nextLine = async (): Promise<string> => {
-        for (let i = 0; i < 100 && lines.length === 0; i++)
+        for (let i = 0; i < 500 && lines.length === 0; i++)
           await new Promise((r) => setTimeout(r, 20));
         return lines.shift() ?? "(nothing)";
       };
@@ -448,7 +512,7 @@ describe("service LB semantics", () => {
       services: services.filter((s) => s.metadata.name !== "sticky"),
       slices,
       nodeName: NODE_NAME,
-      nodeAddresses: [NODE_IP],
+      nodeAddresses: [NODE_IP, NODE_IP6],
       config: parseServiceConfig({}),
       ids: fresh,
     });

@@ -4,7 +4,6 @@
 import {
   array,
   Be16,
-  Be32,
   Bytes,
   type EventLayout,
   type GlobalLayout,
@@ -86,27 +85,27 @@ export const EndpointInfo = struct<EndpointInfo>("endpoint_info", 24, {
   flags: { codec: U32, offset: 20 },
 });
 
-/** struct lb4_key (8 bytes) */
-export interface Lb4Key {
-  /** __be32 at 0 */
-  addr: number;
-  /** __be16 at 4 */
+/** struct lb_key (20 bytes) */
+export interface LbKey {
+  /** union ip_addr at 0 */
+  addr: Uint8Array;
+  /** __be16 at 16 */
   port: number;
-  /** __u8 at 6 */
+  /** __u8 at 18 */
   proto: number;
-  /** __u8 at 7 */
-  pad: number;
+  /** __u8 at 19 */
+  family: number;
 }
 
-export const Lb4Key = struct<Lb4Key>("lb4_key", 8, {
-  addr: { codec: Be32, offset: 0 },
-  port: { codec: Be16, offset: 4 },
-  proto: { codec: U8, offset: 6 },
-  pad: { codec: U8, offset: 7 },
+export const LbKey = struct<LbKey>("lb_key", 20, {
+  addr: { codec: Bytes(16), offset: 0 },
+  port: { codec: Be16, offset: 16 },
+  proto: { codec: U8, offset: 18 },
+  family: { codec: U8, offset: 19 },
 });
 
-/** struct lb4_service (16 bytes) */
-export interface Lb4Service {
+/** struct lb_service (16 bytes) */
+export interface LbService {
   /** __u32 at 0 */
   set_id: number;
   /** __u32 at 4 */
@@ -121,7 +120,7 @@ export interface Lb4Service {
   affinity_timeout: number;
 }
 
-export const Lb4Service = struct<Lb4Service>("lb4_service", 16, {
+export const LbService = struct<LbService>("lb_service", 16, {
   set_id: { codec: U32, offset: 0 },
   count: { codec: U32, offset: 4 },
   rev_nat_id: { codec: U16, offset: 8 },
@@ -153,61 +152,76 @@ export const LbMaglevTable = struct<LbMaglevTable>("lb_maglev_table", 65524, {
   backend_ids: { codec: array(U32, 16381), offset: 0 },
 });
 
-/** struct lb4_backend (8 bytes) */
-export interface Lb4Backend {
-  /** __be32 at 0 */
-  addr: number;
-  /** __be16 at 4 */
+/** struct lb_backend (24 bytes) */
+export interface LbBackend {
+  /** union ip_addr at 0 */
+  addr: Uint8Array;
+  /** __be16 at 16 */
   port: number;
-  /** __u8 at 6 */
+  /** __u8 at 18 */
   proto: number;
-  /** __u8 at 7 */
+  /** __u8 at 19 */
   flags: number;
-}
-
-export const Lb4Backend = struct<Lb4Backend>("lb4_backend", 8, {
-  addr: { codec: Be32, offset: 0 },
-  port: { codec: Be16, offset: 4 },
-  proto: { codec: U8, offset: 6 },
-  flags: { codec: U8, offset: 7 },
-});
-
-/** struct lb4_revnat (8 bytes) */
-export interface Lb4Revnat {
-  /** __be32 at 0 */
-  addr: number;
-  /** __be16 at 4 */
-  port: number;
-  /** __u8 at 6 */
-  proto: number;
-  /** __u8 at 7 */
-  kind: number;
-}
-
-export const Lb4Revnat = struct<Lb4Revnat>("lb4_revnat", 8, {
-  addr: { codec: Be32, offset: 0 },
-  port: { codec: Be16, offset: 4 },
-  proto: { codec: U8, offset: 6 },
-  kind: { codec: U8, offset: 7 },
-});
-
-/** struct lb_affinity_key (16 bytes) */
-export interface LbAffinityKey {
-  /** __u64 at 0 */
-  client: bigint;
-  /** __u16 at 8 */
-  rev_nat_id: number;
-  /** __u8 at 10 */
-  netns: number;
-  /** __u8[5] at 11 */
+  /** __u8 at 20 */
+  family: number;
+  /** __u8[3] at 21 */
   pad: Uint8Array;
 }
 
-export const LbAffinityKey = struct<LbAffinityKey>("lb_affinity_key", 16, {
-  client: { codec: U64, offset: 0 },
-  rev_nat_id: { codec: U16, offset: 8 },
-  netns: { codec: U8, offset: 10 },
-  pad: { codec: Bytes(5), offset: 11 },
+export const LbBackend = struct<LbBackend>("lb_backend", 24, {
+  addr: { codec: Bytes(16), offset: 0 },
+  port: { codec: Be16, offset: 16 },
+  proto: { codec: U8, offset: 18 },
+  flags: { codec: U8, offset: 19 },
+  family: { codec: U8, offset: 20 },
+  pad: { codec: Bytes(3), offset: 21 },
+});
+
+/** struct lb_revnat (24 bytes) */
+export interface LbRevnat {
+  /** union ip_addr at 0 */
+  addr: Uint8Array;
+  /** __be16 at 16 */
+  port: number;
+  /** __u8 at 18 */
+  proto: number;
+  /** __u8 at 19 */
+  kind: number;
+  /** __u8 at 20 */
+  family: number;
+  /** __u8[3] at 21 */
+  pad: Uint8Array;
+}
+
+export const LbRevnat = struct<LbRevnat>("lb_revnat", 24, {
+  addr: { codec: Bytes(16), offset: 0 },
+  port: { codec: Be16, offset: 16 },
+  proto: { codec: U8, offset: 18 },
+  kind: { codec: U8, offset: 19 },
+  family: { codec: U8, offset: 20 },
+  pad: { codec: Bytes(3), offset: 21 },
+});
+
+/** struct lb_affinity_key (32 bytes) */
+export interface LbAffinityKey {
+  /** __u64 at 0 */
+  netns_cookie: bigint;
+  /** union ip_addr at 8 */
+  client: Uint8Array;
+  /** __u16 at 24 */
+  rev_nat_id: number;
+  /** __u8 at 26 */
+  family: number;
+  /** __u8[5] at 27 */
+  pad: Uint8Array;
+}
+
+export const LbAffinityKey = struct<LbAffinityKey>("lb_affinity_key", 32, {
+  netns_cookie: { codec: U64, offset: 0 },
+  client: { codec: Bytes(16), offset: 8 },
+  rev_nat_id: { codec: U16, offset: 24 },
+  family: { codec: U8, offset: 26 },
+  pad: { codec: Bytes(5), offset: 27 },
 });
 
 /** struct lb_affinity (16 bytes) */
@@ -226,79 +240,79 @@ export const LbAffinity = struct<LbAffinity>("lb_affinity", 16, {
   pad: { codec: U32, offset: 12 },
 });
 
-/** struct ct4_key (16 bytes) */
-export interface Ct4Key {
-  /** __be32 at 0 */
-  saddr: number;
-  /** __be32 at 4 */
-  daddr: number;
-  /** __be16 at 8 */
+/** struct ct_key (40 bytes) */
+export interface CtKey {
+  /** union ip_addr at 0 */
+  saddr: Uint8Array;
+  /** union ip_addr at 16 */
+  daddr: Uint8Array;
+  /** __be16 at 32 */
   sport: number;
-  /** __be16 at 10 */
+  /** __be16 at 34 */
   dport: number;
-  /** __u8 at 12 */
+  /** __u8 at 36 */
   proto: number;
-  /** __u8 at 13 */
+  /** __u8 at 37 */
   dir: number;
-  /** __u16 at 14 */
+  /** __u8 at 38 */
+  family: number;
+  /** __u8 at 39 */
   pad: number;
 }
 
-export const Ct4Key = struct<Ct4Key>("ct4_key", 16, {
-  saddr: { codec: Be32, offset: 0 },
-  daddr: { codec: Be32, offset: 4 },
-  sport: { codec: Be16, offset: 8 },
-  dport: { codec: Be16, offset: 10 },
-  proto: { codec: U8, offset: 12 },
-  dir: { codec: U8, offset: 13 },
-  pad: { codec: U16, offset: 14 },
+export const CtKey = struct<CtKey>("ct_key", 40, {
+  saddr: { codec: Bytes(16), offset: 0 },
+  daddr: { codec: Bytes(16), offset: 16 },
+  sport: { codec: Be16, offset: 32 },
+  dport: { codec: Be16, offset: 34 },
+  proto: { codec: U8, offset: 36 },
+  dir: { codec: U8, offset: 37 },
+  family: { codec: U8, offset: 38 },
+  pad: { codec: U8, offset: 39 },
 });
 
-/** struct ct4_entry (24 bytes) */
-export interface Ct4Entry {
-  /** __be32 at 0 */
-  saddr: number;
-  /** __be32 at 4 */
-  daddr: number;
-  /** __be16 at 8 */
+/** struct ct_entry (44 bytes) */
+export interface CtEntry {
+  /** union ip_addr at 0 */
+  saddr: Uint8Array;
+  /** union ip_addr at 16 */
+  daddr: Uint8Array;
+  /** __be16 at 32 */
   sport: number;
-  /** __be16 at 10 */
+  /** __be16 at 34 */
   dport: number;
-  /** __u32 at 12 */
+  /** __u32 at 36 */
   backend_id: number;
-  /** __u16 at 16 */
+  /** __u16 at 40 */
   rev_nat_id: number;
-  /** __u8 at 18 */
+  /** __u8 at 42 */
   flags: number;
-  /** __u8 at 19 */
+  /** __u8 at 43 */
   pad: number;
-  /** __u32 at 20 */
-  pad2: number;
 }
 
-export const Ct4Entry = struct<Ct4Entry>("ct4_entry", 24, {
-  saddr: { codec: Be32, offset: 0 },
-  daddr: { codec: Be32, offset: 4 },
-  sport: { codec: Be16, offset: 8 },
-  dport: { codec: Be16, offset: 10 },
-  backend_id: { codec: U32, offset: 12 },
-  rev_nat_id: { codec: U16, offset: 16 },
-  flags: { codec: U8, offset: 18 },
-  pad: { codec: U8, offset: 19 },
-  pad2: { codec: U32, offset: 20 },
+export const CtEntry = struct<CtEntry>("ct_entry", 44, {
+  saddr: { codec: Bytes(16), offset: 0 },
+  daddr: { codec: Bytes(16), offset: 16 },
+  sport: { codec: Be16, offset: 32 },
+  dport: { codec: Be16, offset: 34 },
+  backend_id: { codec: U32, offset: 36 },
+  rev_nat_id: { codec: U16, offset: 40 },
+  flags: { codec: U8, offset: 42 },
+  pad: { codec: U8, offset: 43 },
 });
 
-/** struct lb_node (8 bytes) */
+/** struct lb_node (32 bytes) */
 export interface LbNode {
-  /** __be32 at 0 */
-  snat_addr: number;
-  /** __u32 at 4 */
-  pad: number;
+  /** union ip_addr at 0 */
+  snat4: Uint8Array;
+  /** union ip_addr at 16 */
+  snat6: Uint8Array;
 }
 
-export const LbNode = struct<LbNode>("lb_node", 8, {
-  snat_addr: { codec: Be32, offset: 0 },
-  pad: { codec: U32, offset: 4 },
+export const LbNode = struct<LbNode>("lb_node", 32, {
+  snat4: { codec: Bytes(16), offset: 0 },
+  snat6: { codec: Bytes(16), offset: 16 },
 });
 
 /** Maps of host.o by name, as declared in its .maps section. */
@@ -347,12 +361,12 @@ export const maps = {
     flags: 0,
     pinning: "by-name",
   },
-  fw_lb4_services: {
+  fw_lb_services: {
     type: "hash",
     typeId: 1,
-    keyCodec: Lb4Key,
-    valueCodec: Lb4Service,
-    keySize: 8,
+    keyCodec: LbKey,
+    valueCodec: LbService,
+    keySize: 20,
     valueSize: 16,
     maxEntries: 65536,
     flags: 0,
@@ -380,46 +394,46 @@ export const maps = {
     flags: 1,
     pinning: "by-name",
   },
-  fw_lb4_backends: {
+  fw_lb_backends: {
     type: "hash",
     typeId: 1,
     keyCodec: U32,
-    valueCodec: Lb4Backend,
+    valueCodec: LbBackend,
     keySize: 4,
-    valueSize: 8,
+    valueSize: 24,
     maxEntries: 65536,
     flags: 0,
     pinning: "by-name",
   },
-  fw_lb4_revnat: {
+  fw_lb_revnat: {
     type: "hash",
     typeId: 1,
     keyCodec: U32,
-    valueCodec: Lb4Revnat,
+    valueCodec: LbRevnat,
     keySize: 4,
-    valueSize: 8,
+    valueSize: 24,
     maxEntries: 65536,
     flags: 0,
     pinning: "by-name",
   },
-  fw_lb4_affinity: {
+  fw_lb_affinity: {
     type: "lru_hash",
     typeId: 9,
     keyCodec: LbAffinityKey,
     valueCodec: LbAffinity,
-    keySize: 16,
+    keySize: 32,
     valueSize: 16,
     maxEntries: 65536,
     flags: 0,
     pinning: "by-name",
   },
-  fw_ct4: {
+  fw_ct: {
     type: "lru_hash",
     typeId: 9,
-    keyCodec: Ct4Key,
-    valueCodec: Ct4Entry,
-    keySize: 16,
-    valueSize: 24,
+    keyCodec: CtKey,
+    valueCodec: CtEntry,
+    keySize: 40,
+    valueSize: 44,
     maxEntries: 262144,
     flags: 0,
     pinning: "by-name",
@@ -430,7 +444,7 @@ export const maps = {
     keyCodec: U32,
     valueCodec: LbNode,
     keySize: 4,
-    valueSize: 8,
+    valueSize: 32,
     maxEntries: 1,
     flags: 0,
     pinning: "by-name",

@@ -4,7 +4,6 @@
 import {
   array,
   Be16,
-  Be32,
   Bytes,
   type EventLayout,
   type GlobalLayout,
@@ -16,27 +15,27 @@ import {
   U8,
 } from "../codec.ts";
 
-/** struct lb4_key (8 bytes) */
-export interface Lb4Key {
-  /** __be32 at 0 */
-  addr: number;
-  /** __be16 at 4 */
+/** struct lb_key (20 bytes) */
+export interface LbKey {
+  /** union ip_addr at 0 */
+  addr: Uint8Array;
+  /** __be16 at 16 */
   port: number;
-  /** __u8 at 6 */
+  /** __u8 at 18 */
   proto: number;
-  /** __u8 at 7 */
-  pad: number;
+  /** __u8 at 19 */
+  family: number;
 }
 
-export const Lb4Key = struct<Lb4Key>("lb4_key", 8, {
-  addr: { codec: Be32, offset: 0 },
-  port: { codec: Be16, offset: 4 },
-  proto: { codec: U8, offset: 6 },
-  pad: { codec: U8, offset: 7 },
+export const LbKey = struct<LbKey>("lb_key", 20, {
+  addr: { codec: Bytes(16), offset: 0 },
+  port: { codec: Be16, offset: 16 },
+  proto: { codec: U8, offset: 18 },
+  family: { codec: U8, offset: 19 },
 });
 
-/** struct lb4_service (16 bytes) */
-export interface Lb4Service {
+/** struct lb_service (16 bytes) */
+export interface LbService {
   /** __u32 at 0 */
   set_id: number;
   /** __u32 at 4 */
@@ -51,7 +50,7 @@ export interface Lb4Service {
   affinity_timeout: number;
 }
 
-export const Lb4Service = struct<Lb4Service>("lb4_service", 16, {
+export const LbService = struct<LbService>("lb_service", 16, {
   set_id: { codec: U32, offset: 0 },
   count: { codec: U32, offset: 4 },
   rev_nat_id: { codec: U16, offset: 8 },
@@ -83,61 +82,76 @@ export const LbMaglevTable = struct<LbMaglevTable>("lb_maglev_table", 65524, {
   backend_ids: { codec: array(U32, 16381), offset: 0 },
 });
 
-/** struct lb4_backend (8 bytes) */
-export interface Lb4Backend {
-  /** __be32 at 0 */
-  addr: number;
-  /** __be16 at 4 */
+/** struct lb_backend (24 bytes) */
+export interface LbBackend {
+  /** union ip_addr at 0 */
+  addr: Uint8Array;
+  /** __be16 at 16 */
   port: number;
-  /** __u8 at 6 */
+  /** __u8 at 18 */
   proto: number;
-  /** __u8 at 7 */
+  /** __u8 at 19 */
   flags: number;
-}
-
-export const Lb4Backend = struct<Lb4Backend>("lb4_backend", 8, {
-  addr: { codec: Be32, offset: 0 },
-  port: { codec: Be16, offset: 4 },
-  proto: { codec: U8, offset: 6 },
-  flags: { codec: U8, offset: 7 },
-});
-
-/** struct lb4_revnat (8 bytes) */
-export interface Lb4Revnat {
-  /** __be32 at 0 */
-  addr: number;
-  /** __be16 at 4 */
-  port: number;
-  /** __u8 at 6 */
-  proto: number;
-  /** __u8 at 7 */
-  kind: number;
-}
-
-export const Lb4Revnat = struct<Lb4Revnat>("lb4_revnat", 8, {
-  addr: { codec: Be32, offset: 0 },
-  port: { codec: Be16, offset: 4 },
-  proto: { codec: U8, offset: 6 },
-  kind: { codec: U8, offset: 7 },
-});
-
-/** struct lb_affinity_key (16 bytes) */
-export interface LbAffinityKey {
-  /** __u64 at 0 */
-  client: bigint;
-  /** __u16 at 8 */
-  rev_nat_id: number;
-  /** __u8 at 10 */
-  netns: number;
-  /** __u8[5] at 11 */
+  /** __u8 at 20 */
+  family: number;
+  /** __u8[3] at 21 */
   pad: Uint8Array;
 }
 
-export const LbAffinityKey = struct<LbAffinityKey>("lb_affinity_key", 16, {
-  client: { codec: U64, offset: 0 },
-  rev_nat_id: { codec: U16, offset: 8 },
-  netns: { codec: U8, offset: 10 },
-  pad: { codec: Bytes(5), offset: 11 },
+export const LbBackend = struct<LbBackend>("lb_backend", 24, {
+  addr: { codec: Bytes(16), offset: 0 },
+  port: { codec: Be16, offset: 16 },
+  proto: { codec: U8, offset: 18 },
+  flags: { codec: U8, offset: 19 },
+  family: { codec: U8, offset: 20 },
+  pad: { codec: Bytes(3), offset: 21 },
+});
+
+/** struct lb_revnat (24 bytes) */
+export interface LbRevnat {
+  /** union ip_addr at 0 */
+  addr: Uint8Array;
+  /** __be16 at 16 */
+  port: number;
+  /** __u8 at 18 */
+  proto: number;
+  /** __u8 at 19 */
+  kind: number;
+  /** __u8 at 20 */
+  family: number;
+  /** __u8[3] at 21 */
+  pad: Uint8Array;
+}
+
+export const LbRevnat = struct<LbRevnat>("lb_revnat", 24, {
+  addr: { codec: Bytes(16), offset: 0 },
+  port: { codec: Be16, offset: 16 },
+  proto: { codec: U8, offset: 18 },
+  kind: { codec: U8, offset: 19 },
+  family: { codec: U8, offset: 20 },
+  pad: { codec: Bytes(3), offset: 21 },
+});
+
+/** struct lb_affinity_key (32 bytes) */
+export interface LbAffinityKey {
+  /** __u64 at 0 */
+  netns_cookie: bigint;
+  /** union ip_addr at 8 */
+  client: Uint8Array;
+  /** __u16 at 24 */
+  rev_nat_id: number;
+  /** __u8 at 26 */
+  family: number;
+  /** __u8[5] at 27 */
+  pad: Uint8Array;
+}
+
+export const LbAffinityKey = struct<LbAffinityKey>("lb_affinity_key", 32, {
+  netns_cookie: { codec: U64, offset: 0 },
+  client: { codec: Bytes(16), offset: 8 },
+  rev_nat_id: { codec: U16, offset: 24 },
+  family: { codec: U8, offset: 26 },
+  pad: { codec: Bytes(5), offset: 27 },
 });
 
 /** struct lb_affinity (16 bytes) */
@@ -156,49 +170,52 @@ export const LbAffinity = struct<LbAffinity>("lb_affinity", 16, {
   pad: { codec: U32, offset: 12 },
 });
 
-/** struct lb4_sock_key (16 bytes) */
-export interface Lb4SockKey {
+/** struct lb_sock_key (32 bytes) */
+export interface LbSockKey {
   /** __u64 at 0 */
   cookie: bigint;
-  /** __be32 at 8 */
-  addr: number;
-  /** __be16 at 12 */
+  /** union ip_addr at 8 */
+  addr: Uint8Array;
+  /** __be16 at 24 */
   port: number;
-  /** __u16 at 14 */
-  pad: number;
+  /** __u8 at 26 */
+  family: number;
+  /** __u8[5] at 27 */
+  pad: Uint8Array;
 }
 
-export const Lb4SockKey = struct<Lb4SockKey>("lb4_sock_key", 16, {
+export const LbSockKey = struct<LbSockKey>("lb_sock_key", 32, {
   cookie: { codec: U64, offset: 0 },
-  addr: { codec: Be32, offset: 8 },
-  port: { codec: Be16, offset: 12 },
-  pad: { codec: U16, offset: 14 },
+  addr: { codec: Bytes(16), offset: 8 },
+  port: { codec: Be16, offset: 24 },
+  family: { codec: U8, offset: 26 },
+  pad: { codec: Bytes(5), offset: 27 },
 });
 
-/** struct lb4_sock_revnat (8 bytes) */
-export interface Lb4SockRevnat {
-  /** __be32 at 0 */
-  addr: number;
-  /** __be16 at 4 */
+/** struct lb_sock_revnat (20 bytes) */
+export interface LbSockRevnat {
+  /** union ip_addr at 0 */
+  addr: Uint8Array;
+  /** __be16 at 16 */
   port: number;
-  /** __u16 at 6 */
+  /** __u16 at 18 */
   rev_nat_id: number;
 }
 
-export const Lb4SockRevnat = struct<Lb4SockRevnat>("lb4_sock_revnat", 8, {
-  addr: { codec: Be32, offset: 0 },
-  port: { codec: Be16, offset: 4 },
-  rev_nat_id: { codec: U16, offset: 6 },
+export const LbSockRevnat = struct<LbSockRevnat>("lb_sock_revnat", 20, {
+  addr: { codec: Bytes(16), offset: 0 },
+  port: { codec: Be16, offset: 16 },
+  rev_nat_id: { codec: U16, offset: 18 },
 });
 
 /** Maps of sock.o by name, as declared in its .maps section. */
 export const maps = {
-  fw_lb4_services: {
+  fw_lb_services: {
     type: "hash",
     typeId: 1,
-    keyCodec: Lb4Key,
-    valueCodec: Lb4Service,
-    keySize: 8,
+    keyCodec: LbKey,
+    valueCodec: LbService,
+    keySize: 20,
     valueSize: 16,
     maxEntries: 65536,
     flags: 0,
@@ -226,46 +243,46 @@ export const maps = {
     flags: 1,
     pinning: "by-name",
   },
-  fw_lb4_backends: {
+  fw_lb_backends: {
     type: "hash",
     typeId: 1,
     keyCodec: U32,
-    valueCodec: Lb4Backend,
+    valueCodec: LbBackend,
     keySize: 4,
-    valueSize: 8,
+    valueSize: 24,
     maxEntries: 65536,
     flags: 0,
     pinning: "by-name",
   },
-  fw_lb4_revnat: {
+  fw_lb_revnat: {
     type: "hash",
     typeId: 1,
     keyCodec: U32,
-    valueCodec: Lb4Revnat,
+    valueCodec: LbRevnat,
     keySize: 4,
-    valueSize: 8,
+    valueSize: 24,
     maxEntries: 65536,
     flags: 0,
     pinning: "by-name",
   },
-  fw_lb4_affinity: {
+  fw_lb_affinity: {
     type: "lru_hash",
     typeId: 9,
     keyCodec: LbAffinityKey,
     valueCodec: LbAffinity,
-    keySize: 16,
+    keySize: 32,
     valueSize: 16,
     maxEntries: 65536,
     flags: 0,
     pinning: "by-name",
   },
-  fw_lb4_sock: {
+  fw_lb_sock: {
     type: "lru_hash",
     typeId: 9,
-    keyCodec: Lb4SockKey,
-    valueCodec: Lb4SockRevnat,
-    keySize: 16,
-    valueSize: 8,
+    keyCodec: LbSockKey,
+    valueCodec: LbSockRevnat,
+    keySize: 32,
+    valueSize: 20,
     maxEntries: 262144,
     flags: 0,
     pinning: "by-name",

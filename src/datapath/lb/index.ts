@@ -6,15 +6,19 @@ export {
   LB_MAP_NAMES,
   LbAction,
   LbBackendFlags,
+  LbFamily,
   LbKind,
   LbMaps,
   LbServiceFlags,
+  lbAddr,
+  lbAddrText,
 } from "./maps.ts";
 export { LB_DEFAULT_MAGLEV_SIZE, type LbLoadSettings, lbLoadOptions } from "./objects.ts";
 export {
   attachSockLb,
   detachSockLb,
   resolveCgroup2,
+  SOCK_LB_HOOKS,
   type SockLbOptions,
   sockLbAttached,
 } from "./sock.ts";

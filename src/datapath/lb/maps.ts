@@ -6,17 +6,18 @@ import { BpfMap } from "../bpf/map.ts";
 import { array, type MapLayout, U32 } from "../codec.ts";
 import * as lxc from "../generated/lxc.ts";
 import * as sock from "../generated/sock.ts";
+import { formatIp, parseIp } from "../net/index.ts";
 
 export type {
-  Ct4Entry,
-  Ct4Key,
-  Lb4Backend,
-  Lb4Key,
-  Lb4Revnat,
-  Lb4Service,
+  CtEntry,
+  CtKey,
   LbAffinity,
   LbAffinityKey,
+  LbBackend,
+  LbKey,
   LbNode,
+  LbRevnat,
+  LbService,
   LbSlotKey,
 } from "../generated/lxc.ts";
 
@@ -30,32 +31,32 @@ export const LbBackendFlags = { TERMINATING: 1 } as const;
 export const LbKind = { ClusterIP: 0, NodePort: 1, ExternalIP: 2, LoadBalancer: 3 } as const;
 
 export const LB_MAP_NAMES = [
-  "fw_lb4_services",
+  "fw_lb_services",
   "fw_lb_slots",
   "fw_lb_maglev",
-  "fw_lb4_backends",
-  "fw_lb4_revnat",
-  "fw_lb4_affinity",
-  "fw_lb4_sock",
-  "fw_ct4",
+  "fw_lb_backends",
+  "fw_lb_revnat",
+  "fw_lb_affinity",
+  "fw_lb_sock",
+  "fw_ct",
   "fw_lb_node",
 ] as const;
 
 export class LbMaps {
   private constructor(
-    readonly services: BpfMap<lxc.Lb4Key, lxc.Lb4Service>,
+    readonly services: BpfMap<lxc.LbKey, lxc.LbService>,
     readonly slots: BpfMap<lxc.LbSlotKey, number>,
     readonly maglev: BpfMap<number, number[]>,
-    readonly backends: BpfMap<number, lxc.Lb4Backend>,
-    readonly revnat: BpfMap<number, lxc.Lb4Revnat>,
+    readonly backends: BpfMap<number, lxc.LbBackend>,
+    readonly revnat: BpfMap<number, lxc.LbRevnat>,
     readonly affinity: BpfMap<lxc.LbAffinityKey, lxc.LbAffinity>,
-    readonly sock: BpfMap<sock.Lb4SockKey, sock.Lb4SockRevnat> | undefined,
-    readonly ct: BpfMap<lxc.Ct4Key, lxc.Ct4Entry>,
+    readonly sock: BpfMap<sock.LbSockKey, sock.LbSockRevnat> | undefined,
+    readonly ct: BpfMap<lxc.CtKey, lxc.CtEntry>,
     readonly node: BpfMap<number, lxc.LbNode>,
     readonly maglevTableSize: number,
   ) {}
 
-  /** Opens the maps pinned in `pinRoot`; fw_lb4_sock only when sock.o created it. */
+  /** Opens the maps pinned in `pinRoot`; fw_lb_sock only when sock.o created it. */
   static open(pinRoot: string, maglevTableSize: number): LbMaps {
     const opened: BpfMap<unknown, unknown>[] = [];
     const open = <K, V>(name: string, layout: MapLayout<K, V>): BpfMap<K, V> => {
@@ -70,21 +71,21 @@ export class LbMaps {
         valueCodec: array(U32, maglevTableSize),
         valueSize: maglevTableSize * 4,
       };
-      let sockMap: BpfMap<sock.Lb4SockKey, sock.Lb4SockRevnat> | undefined;
+      let sockMap: BpfMap<sock.LbSockKey, sock.LbSockRevnat> | undefined;
       try {
-        sockMap = open("fw_lb4_sock", sock.maps.fw_lb4_sock);
+        sockMap = open("fw_lb_sock", sock.maps.fw_lb_sock);
       } catch {
         sockMap = undefined;
       }
       return new LbMaps(
-        open("fw_lb4_services", m.fw_lb4_services),
+        open("fw_lb_services", m.fw_lb_services),
         open("fw_lb_slots", m.fw_lb_slots),
         open("fw_lb_maglev", maglevLayout),
-        open("fw_lb4_backends", m.fw_lb4_backends),
-        open("fw_lb4_revnat", m.fw_lb4_revnat),
-        open("fw_lb4_affinity", m.fw_lb4_affinity),
+        open("fw_lb_backends", m.fw_lb_backends),
+        open("fw_lb_revnat", m.fw_lb_revnat),
+        open("fw_lb_affinity", m.fw_lb_affinity),
         sockMap,
-        open("fw_ct4", m.fw_ct4),
+        open("fw_ct", m.fw_ct),
         open("fw_lb_node", m.fw_lb_node),
         maglevTableSize,
       );
@@ -108,4 +109,20 @@ export class LbMaps {
     ])
       m?.close();
   }
+}
+
+/** enum l3_family */
+export const LbFamily = { IPv4: 4, IPv6: 6 } as const;
+
+/** An address as the LB maps hold it: 16 bytes, IPv4 in the first 4. */
+export function lbAddr(ip: string): { addr: Uint8Array; family: 4 | 6 } {
+  const parsed = parseIp(ip);
+  const addr = new Uint8Array(16);
+  addr.set(parsed.bytes, 0);
+  return { addr, family: parsed.family === 6 ? 6 : 4 };
+}
+
+/** The text form of a map address of `family`. */
+export function lbAddrText(addr: Uint8Array, family: number): string {
+  return formatIp(family === 6 ? addr : addr.subarray(0, 4));
 }

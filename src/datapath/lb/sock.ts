@@ -1,4 +1,5 @@
-// The socket LB (bpf/sock.c): four cgroup sock_addr programs attached at a
+// The socket LB (bpf/sock.c): eight cgroup sock_addr programs (connect,
+// sendmsg, recvmsg, getpeername; IPv4 and IPv6) attached at a
 // cgroup root through pinned bpf_links, so they stay attached while the agent
 // is down. Attaching again swaps the program behind each pinned link in one
 // step (BPF_LINK_UPDATE): after an agent restart or upgrade there is no moment
@@ -21,6 +22,10 @@ const HOOKS: readonly { program: string; type: CgroupAttachType }[] = [
   { program: "sock4_sendmsg", type: "sendmsg4" },
   { program: "sock4_recvmsg", type: "recvmsg4" },
   { program: "sock4_getpeername", type: "getpeername4" },
+  { program: "sock6_connect", type: "connect6" },
+  { program: "sock6_sendmsg", type: "sendmsg6" },
+  { program: "sock6_recvmsg", type: "recvmsg6" },
+  { program: "sock6_getpeername", type: "getpeername6" },
 ];
 
 export interface SockLbOptions extends LbLoadSettings {
@@ -36,7 +41,7 @@ function linkPin(pinRoot: string, type: CgroupAttachType): string {
   return join(pinRoot, "links", `sock_${type}`);
 }
 
-/** Loads sock.o and attaches (or re-points) its four hooks. Returns what is attached. */
+/** Loads sock.o and attaches (or re-points) its hooks. Returns what is attached. */
 export function attachSockLb(options: SockLbOptions): { attached: string[]; updated: string[] } {
   if (!existsSync(options.cgroupPath) || !statSync(options.cgroupPath).isDirectory()) {
     throw new FairwayError(
@@ -115,3 +120,6 @@ export function resolveCgroup2(configured: string): string {
 export function sockLbAttached(pinRoot: string): CgroupAttachType[] {
   return HOOKS.filter((h) => existsSync(linkPin(pinRoot, h.type))).map((h) => h.type);
 }
+
+/** How many hooks a complete socket LB has. */
+export const SOCK_LB_HOOKS = HOOKS.length;
