@@ -21,6 +21,7 @@ import {
   detachSockLb,
   LbMaps,
   resolveCgroup2,
+  SOCK_LB_HOOKS,
   sockLbAttached,
 } from "../datapath/lb/index.ts";
 import { parseServiceConfig, type ServiceConfig } from "./config.ts";
@@ -175,7 +176,7 @@ export class ServiceModule implements Lifecycle, ReadinessReporter {
   serviceStatus(): ServiceStatus {
     const sync = this.sync;
     return serviceStatus(this.table(), (id) => sync?.state(id) ?? { ok: false }, {
-      socketLb: sockLbAttached(this.config.pinRoot).length === 4,
+      socketLb: sockLbAttached(this.config.pinRoot).length === SOCK_LB_HOOKS,
       tcLb: this.config.tcLb,
       algorithm: this.config.service.algorithm,
       maglevTableSize: this.config.service.maglevTableSize,

@@ -94,7 +94,11 @@ function ask(host: string, port: number): Promise<string> {
 }
 
 interface ListJson {
-  services: { key: string; frontends: { address: string; programmed: boolean }[] }[];
+  services: {
+    key: string;
+    problems: string[];
+    frontends: { address: string; programmed: boolean; backends: { address: string }[] }[];
+  }[];
   skipped: { key: string; reason: string }[];
   datapath: { socketLb: boolean; errors: string[] };
 }
@@ -118,6 +122,15 @@ test("the agent programs Services from its manifests; bad ones are skipped with 
     service("bad-ip", "10.96.77.999", 80),
     service("bad-port", "10.96.77.12", 70000),
     service("bad-proto", "10.96.77.13", 80, "FOO"),
+    // A second slice of the good service with a bad address and one with a bad port.
+    {
+      ...slice("good", "not-an-ip", backendPort),
+      metadata: { ...slice("good", "", 0).metadata, name: "good-2" },
+    },
+    {
+      ...slice("good", "127.0.0.2", 70000),
+      metadata: { ...slice("good", "", 0).metadata, name: "good-3" },
+    },
   ];
   writeFileSync(join(manifests, "services.yaml"), docs.map((d) => toYaml(d)).join("---\n"));
 
@@ -132,6 +145,20 @@ test("the agent programs Services from its manifests; bad ones are skipped with 
     status.services.map((s) => [s.key, s.frontends.map((f) => f.programmed)]),
     [["default/good", [true]]],
   );
+  const good = status.services[0]!;
+  assert.deepEqual(
+    good.frontends[0]!.backends.map((b) => b.address),
+    ["127.0.0.1"],
+    "the bad EndpointSlice entries are left out",
+  );
+  assert.ok(
+    good.problems.some((p) => p.includes("not-an-ip")),
+    JSON.stringify(good.problems),
+  );
+  assert.ok(
+    good.problems.some((p) => p.includes("70000")),
+    JSON.stringify(good.problems),
+  );
   const skipped = new Map(status.skipped.map((s) => [s.key, s.reason]));
   assert.match(skipped.get("default/bad-ip") ?? "", /10\.96\.77\.999/);
   assert.match(skipped.get("default/bad-port") ?? "", /70000/);
@@ -141,6 +168,10 @@ test("the agent programs Services from its manifests; bad ones are skipped with 
   assert.match(table.stdout, /10\.96\.77\.10:80\/TCP/);
   assert.match(table.stdout, /default\/bad-port/);
   assert.match(agent.stdout + agent.stderr, /"service":"default\/bad-ip".*"msg":"service skipped"/);
+  assert.match(
+    agent.stdout + agent.stderr,
+    /"service":"default\/good".*"msg":"service has problems"/,
+  );
 
   // The socket LB at the cgroup root translates this very process's connect().
   assert.equal(await ask("10.96.77.10", 80), "backend-here");
