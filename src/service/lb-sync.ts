@@ -103,6 +103,10 @@ export class LbSync {
   private readonly byService = new Map<string, Set<number>>();
   /** Backend entries as written, by backend ID. */
   private readonly backends = new Map<number, LbBackend>();
+  /** How many programmed sets use each backend ID; at 0 it may leave the map. */
+  private readonly backendRefs = new Map<number, number>();
+  /** Backends whose count reached 0 (or adopted unused) since the last prune. */
+  private readonly unused = new Set<number>();
   private readonly errors = new Map<number, string>();
   private nextSetId = 1;
 
@@ -129,11 +133,17 @@ export class LbSync {
       list[k.slot] = id;
     }
     const feSeeds: [string, number][] = [];
+    const liveSets = new Set<number>();
     for (const [key, value] of this.maps.services.dump()) {
       const rn = revnat.get(value.rev_nat_id);
       const proto = PROTO_NAME[key.proto];
       const kind = rn ? KIND_NAME[rn.kind] : undefined;
-      if (!rn || !proto || !kind) continue;
+      if (!rn || !proto || !kind) {
+        // Not ours to understand (no reverse-NAT entry): it cannot be rebuilt, so it goes.
+        this.maps.services.delete(key);
+        continue;
+      }
+      liveSets.add(value.set_id);
       const feKey = frontendKey(kind, lbAddrText(key.addr, key.family), key.port, proto);
       feSeeds.push([feKey, value.rev_nat_id]);
       let backendIds: number[] = [];
@@ -143,14 +153,27 @@ export class LbSync {
       } else backendIds = slots.get(value.set_id) ?? [];
       // Adopted sets belong to no service key yet: the first sync of each
       // service claims its frontends by ID, and prune() removes the rest.
-      this.programmed.set(value.rev_nat_id, { serviceKey: "", key, value, backendIds });
+      this.setProgrammed(value.rev_nat_id, { serviceKey: "", key, value, backendIds });
       this.nextSetId = Math.max(this.nextSetId, value.set_id + 1);
     }
+    // Sets no service points at: an agent stopped between writing a set and
+    // switching to it, or between switching and deleting the old one.
+    for (const [setId, list] of slots)
+      if (!liveSets.has(setId))
+        list.forEach((_, slot) => {
+          this.maps.slots.delete({ set_id: setId, slot });
+        });
+    for (const setId of [...this.maps.maglev.keys()])
+      if (!liveSets.has(setId)) this.maps.maglev.delete(setId);
     const beSeeds: [string, number][] = [];
     for (const [id, be] of this.maps.backends.dump()) {
       const proto = PROTO_NAME[be.proto];
-      if (!proto) continue;
+      if (!proto) {
+        this.maps.backends.delete(id);
+        continue;
+      }
       this.backends.set(id, be);
+      if (!this.backendRefs.has(id)) this.unused.add(id);
       beSeeds.push([backendKey(lbAddrText(be.addr, be.family), be.port, proto), id]);
     }
     this.ids.frontends.seed(feSeeds);
@@ -314,7 +337,7 @@ export class LbSync {
         written++;
       }
       if (keyMoved) this.maps.services.delete(prev!.key);
-      this.programmed.set(fe.id, { serviceKey: entry.key, key: w.key, value, backendIds: w.ids });
+      this.setProgrammed(fe.id, { serviceKey: entry.key, key: w.key, value, backendIds: w.ids });
       this.errors.delete(fe.id);
       this.indexService(entry.key, fe.id);
     }
@@ -342,7 +365,7 @@ export class LbSync {
           maglev: (p.value.flags & LbServiceFlags.MAGLEV) !== 0,
           count: p.backendIds.length,
         });
-      this.programmed.delete(id);
+      this.unsetProgrammed(id);
       this.byService.get(p.serviceKey)?.delete(id);
       removed++;
     }
@@ -354,7 +377,7 @@ export class LbSync {
         for (let slot = 0; slot < s.count; slot++)
           this.maps.slots.delete({ set_id: s.setId, slot });
     }
-    if (gone.length || oldSets.length) this.pruneBackends();
+    this.pruneBackends();
 
     // 6. IDs released by the model may now be reused
     this.ids.frontends.flush();
@@ -365,15 +388,40 @@ export class LbSync {
     return { written, removed, ms };
   }
 
-  /** Backends no programmed set uses: out of the map (established flows keep their CT entries). */
+  private setProgrammed(id: number, p: Programmed): void {
+    const prev = this.programmed.get(id);
+    for (const b of p.backendIds) this.backendRefs.set(b, (this.backendRefs.get(b) ?? 0) + 1);
+    if (prev) this.release(prev.backendIds);
+    this.programmed.set(id, p);
+  }
+
+  private unsetProgrammed(id: number): void {
+    const prev = this.programmed.get(id);
+    if (!prev) return;
+    this.release(prev.backendIds);
+    this.programmed.delete(id);
+  }
+
+  private release(backendIds: readonly number[]): void {
+    for (const b of backendIds) {
+      const n = (this.backendRefs.get(b) ?? 0) - 1;
+      if (n > 0) this.backendRefs.set(b, n);
+      else {
+        this.backendRefs.delete(b);
+        this.unused.add(b);
+      }
+    }
+  }
+
+  /** Backends no programmed set uses any more: out of the map (established
+   * flows keep their CT entries). Only the candidates, not a scan of all. */
   private pruneBackends(): void {
-    const used = new Set<number>();
-    for (const p of this.programmed.values()) for (const id of p.backendIds) used.add(id);
-    const drop = [...this.backends.keys()].filter((id) => !used.has(id));
-    for (const id of drop) {
+    for (const id of this.unused) {
+      if (this.backendRefs.has(id) || !this.backends.has(id)) continue;
       this.maps.backends.delete(id);
       this.backends.delete(id);
     }
+    this.unused.clear();
   }
 
   private forgetAffinity(revNatId: number): void {

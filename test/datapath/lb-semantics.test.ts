@@ -209,11 +209,15 @@ async function peer<T>(from: Ns, via: Via, ...args: string[]): Promise<T> {
   const cmd = ["netns", "exec", from.name, process.execPath, PEER, ...args];
   const { stdout } =
     via === "sock"
-      ? await execFileAsync("bash", [
-          "-c",
-          `echo $$ > ${join(cgroup, "cgroup.procs")} && exec ip ${cmd.map((a) => `'${a}'`).join(" ")}`,
-        ])
-      : await execFileAsync("ip", cmd);
+      ? await execFileAsync(
+          "bash",
+          [
+            "-c",
+            `echo $$ > ${join(cgroup, "cgroup.procs")} && exec ip ${cmd.map((a) => `'${a}'`).join(" ")}`,
+          ],
+          { timeout: 60_000 },
+        )
+      : await execFileAsync("ip", cmd, { timeout: 60_000 });
   return JSON.parse(stdout.trim().split("\n").pop()!) as T;
 }
 
@@ -505,8 +509,31 @@ describe("service LB semantics", () => {
       frontends: new MemoryIdAllocator("frontend"),
       backends: new MemoryIdAllocator("backend", 1, 0xffffffff),
     };
+    // Debris a crashed agent can leave: a set nothing points at, a service
+    // entry without its reverse-NAT entry, a backend nothing uses.
+    maps.slots.update({ set_id: 999_999, slot: 0 }, 1);
+    const stray = { addr: new Uint8Array(16).fill(0), port: 9, proto: 6, family: 4 };
+    stray.addr.set([10, 96, 0, 99]);
+    maps.services.update(stray, {
+      set_id: 999_999,
+      count: 1,
+      rev_nat_id: 65_000,
+      action: 0,
+      flags: 0,
+      affinity_timeout: 0,
+    });
+    maps.backends.update(4_000_000, {
+      addr: new Uint8Array(16),
+      port: 1,
+      proto: 6,
+      flags: 0,
+      family: 4,
+      pad: new Uint8Array(3),
+    });
     const restarted = new LbSync(maps, fresh);
     const adopted = restarted.adopt();
+    assert.equal(maps.slots.lookup({ set_id: 999_999, slot: 0 }), undefined, "orphan set removed");
+    assert.equal(maps.services.lookup(stray), undefined, "unreadable service entry removed");
     assert.ok(adopted.frontends >= 5 && adopted.backends >= 2, JSON.stringify(adopted));
     const table = buildServiceTable({
       services: services.filter((s) => s.metadata.name !== "sticky"),
@@ -524,6 +551,7 @@ describe("service LB semantics", () => {
     );
     assert.equal(after.size, before.size - 1);
     for (const [k, v] of after) assert.deepEqual(v, before.get(k), `frontend ${k} changed`);
+    assert.equal(maps.backends.lookup(4_000_000), undefined, "unused backend removed");
     const t = await traffic;
     assert.deepEqual(t.errors, {}, "no connection failed across the restart");
     // Hand the maps back to the suite's reconciler and allocators.
