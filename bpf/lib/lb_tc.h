@@ -337,7 +337,8 @@ static __always_inline int lb_new_flow(const struct pkt_info *pkt, const struct 
 	fwd->dport = be->port;
 	fwd->backend_id = backend_id;
 	fwd->rev_nat_id = svc->rev_nat_id;
-	if (ip_addr_eq(&be->addr, &pkt->saddr)) {
+	if (!external && ip_addr_eq(&be->addr, &pkt->saddr)) {
+		/* A local pod reaching itself through the service. */
 		fwd->flags = CT_F_SNAT;
 		lb_hairpin_addr(pkt->family, &fwd->saddr);
 		fwd->sport = pkt->sport;

@@ -106,6 +106,13 @@ function slice(
   } as unknown as EndpointSlice;
 }
 
+/** An EndpointSlice whose one endpoint is the other node's address (a backend on node-2). */
+function remoteSlice(svc: string): EndpointSlice {
+  const s = slice(svc, [], [WEB_PORTS[0]!]) as unknown as { endpoints: unknown[] };
+  s.endpoints = [{ addresses: [REMOTE_IP], conditions: { ready: true }, nodeName: "node-2" }];
+  return s as unknown as EndpointSlice;
+}
+
 /** Rebuilds the table from `services`/`slices` and syncs the maps (full). */
 function apply(): ServiceTable {
   const table = buildServiceTable({
@@ -185,6 +192,21 @@ function baseServices(): void {
       clusterIPs: ["fd00:96::40"],
       ports: [{ name: "http", port: 80, targetPort: 8080, protocol: "TCP" }],
     }),
+    service("ext", {
+      type: "NodePort",
+      selector: { app: "remote" },
+      clusterIP: "10.96.0.60",
+      clusterIPs: ["10.96.0.60"],
+      ports: [{ name: "http", port: 80, targetPort: 8080, protocol: "TCP", nodePort: 30090 }],
+    }),
+    service("extlocal", {
+      type: "NodePort",
+      selector: { app: "remote" },
+      externalTrafficPolicy: "Local",
+      clusterIP: "10.96.0.61",
+      clusterIPs: ["10.96.0.61"],
+      ports: [{ name: "http", port: 80, targetPort: 8080, protocol: "TCP", nodePort: 30091 }],
+    }),
     service("self", {
       selector: { app: "b1" },
       clusterIP: "10.96.0.40",
@@ -198,6 +220,8 @@ function baseServices(): void {
     slice("self", ["back1"], [WEB_PORTS[0]!]),
     slice("maglev", ["back1", "back2"], [WEB_PORTS[0]!]),
     slice("web6", ["back1", "back2"], WEB_PORTS, "IPv6"),
+    remoteSlice("ext"),
+    remoteSlice("extlocal"),
     slice("self6", ["back1"], [WEB_PORTS[0]!], "IPv6"),
   ];
 }
@@ -233,7 +257,7 @@ interface UdpResult {
   errors: number;
 }
 
-function startServer(pod: PodName): ChildProcess {
+function startServer(pod: PodName | "remote"): ChildProcess {
   const p = spawn(
     "ip",
     ["netns", "exec", ns[pod].name, process.execPath, PEER, "serve", pod, "8080", "5353"],
@@ -316,7 +340,11 @@ before(async () => {
   sync.setNodeAddresses([NODE_IP]);
   baseServices();
   apply();
-  await Promise.all([waitReady(startServer("back1")), waitReady(startServer("back2"))]);
+  await Promise.all([
+    waitReady(startServer("back1")),
+    waitReady(startServer("back2")),
+    waitReady(startServer("remote")),
+  ]);
   for (const n of [ns.node, ns.remote, ns.client, ns.back1, ns.back2]) await waitNoTentative(n);
 });
 
@@ -415,6 +443,19 @@ describe("service LB semantics", () => {
     const r = await peer<ConnectResult>(ns.remote, "tc", "connect", NODE_IP6, "30086", "20");
     assert.deepEqual(r.errors, {});
     assert.equal((r.counts.back1 ?? 0) + (r.counts.back2 ?? 0), 20);
+  });
+
+  test("NodePort to a backend on another node: SNATed to this node, the reply comes back through it", async () => {
+    const r = await peer<ConnectResult>(ns.remote, "tc", "connect", NODE_IP, "30090", "20");
+    assert.deepEqual(r.errors, {});
+    assert.deepEqual(r.counts, { remote: 20 });
+    assert.deepEqual(Object.keys(r.peers), [`${NODE_IP}:30090`]);
+  });
+
+  test("NodePort with externalTrafficPolicy Local and no local endpoint drops (kube-proxy does too)", async () => {
+    const r = await peer<ConnectResult>(ns.remote, "tc", "connect", NODE_IP, "30091", "1");
+    assert.deepEqual(r.counts, {});
+    assert.deepEqual(r.errors, { ETIMEDOUT: 1 }, "dropped, not refused");
   });
 
   test("sock: ClientIP affinity sticks for its timeout, then may move", async () => {
