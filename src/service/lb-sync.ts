@@ -71,6 +71,9 @@ export interface FrontendSyncState {
   readonly error?: string;
 }
 
+/** Padding bytes: the codecs only read them, so one zero array serves every entry. */
+const PAD3 = new Uint8Array(3);
+
 function sameAddr(a: Uint8Array, b: Uint8Array): boolean {
   return a.length === b.length && a.every((x, i) => x === b[i]);
 }
@@ -109,6 +112,8 @@ export class LbSync {
   private readonly unused = new Set<number>();
   private readonly errors = new Map<number, string>();
   private nextSetId = 1;
+  /** Parsed addresses by text: 10,000 services repeat theirs on every full sync. */
+  private readonly addrs = new Map<string, { addr: Uint8Array; family: 4 | 6 }>();
 
   constructor(
     private readonly maps: LbMaps,
@@ -218,14 +223,14 @@ export class LbSync {
         keep.add(fe.id);
         const ids = fe.backends.map((b) => b.id);
         for (const b of fe.backends) {
-          const { addr, family } = lbAddr(b.address);
+          const { addr, family } = this.addr(b.address);
           const be: LbBackend = {
             addr,
             port: b.port,
             proto: PROTO_NUM[fe.protocol],
             flags: b.state === "terminating" ? LbBackendFlags.TERMINATING : 0,
             family,
-            pad: new Uint8Array(3),
+            pad: PAD3,
           };
           const had = this.backends.get(b.id);
           if (
@@ -239,7 +244,7 @@ export class LbSync {
             this.backends.set(b.id, be);
           }
         }
-        const { addr, family } = lbAddr(fe.address);
+        const { addr, family } = this.addr(fe.address);
         work.push({
           fe,
           entry,
@@ -328,7 +333,7 @@ export class LbSync {
             proto: w.key.proto,
             kind: LbKind[fe.kind],
             family: w.key.family,
-            pad: new Uint8Array(3),
+            pad: PAD3,
           },
         ]);
       }
@@ -427,6 +432,16 @@ export class LbSync {
   private forgetAffinity(revNatId: number): void {
     const stale = [...this.maps.affinity.keys()].filter((k) => k.rev_nat_id === revNatId);
     for (const k of stale) this.maps.affinity.delete(k);
+  }
+
+  private addr(ip: string): { addr: Uint8Array; family: 4 | 6 } {
+    let a = this.addrs.get(ip);
+    if (!a) {
+      if (this.addrs.size > 200_000) this.addrs.clear();
+      a = lbAddr(ip);
+      this.addrs.set(ip, a);
+    }
+    return a;
   }
 
   private indexService(serviceKey: string, frontendId: number): void {
