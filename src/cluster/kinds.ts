@@ -5,6 +5,8 @@
 
 import type {
   EndpointSlice,
+  FairwayClusterwideNetworkPolicy,
+  FairwayNetworkPolicy,
   KubeObject,
   Namespace,
   NetworkPolicy,
@@ -57,6 +59,18 @@ export const KINDS = Object.freeze({
     plural: "networkpolicies",
     namespaced: true,
   }),
+  FairwayNetworkPolicy: kind<FairwayNetworkPolicy>({
+    kind: "FairwayNetworkPolicy",
+    apiVersion: "fairway.io/v1alpha1",
+    plural: "fairwaynetworkpolicies",
+    namespaced: true,
+  }),
+  FairwayClusterwideNetworkPolicy: kind<FairwayClusterwideNetworkPolicy>({
+    kind: "FairwayClusterwideNetworkPolicy",
+    apiVersion: "fairway.io/v1alpha1",
+    plural: "fairwayclusterwidenetworkpolicies",
+    namespaced: false,
+  }),
 });
 
 export type KindName = keyof typeof KINDS;
@@ -64,8 +78,21 @@ export type KindName = keyof typeof KINDS;
 /** The typed view of a kind: ObjectOf<"Pod"> is Pod. */
 export type ObjectOf<K extends KindName> = (typeof KINDS)[K] extends KindSpec<infer T> ? T : never;
 
-/** Every registered kind, in registry order. */
-export const ALL_KINDS: readonly KindName[] = Object.freeze(Object.keys(KINDS) as KindName[]);
+/**
+ * Kinds served by Fairway's own CRDs (deploy/crds). A store holds them only
+ * when asked to (`kinds: [...ALL_KINDS, ...CRD_KINDS]`): a cluster without the
+ * CRDs installed cannot list them, and a kind that never lists would keep the
+ * store from ever being synced. Manifests may always name them.
+ */
+export const CRD_KINDS: readonly KindName[] = Object.freeze([
+  "FairwayNetworkPolicy",
+  "FairwayClusterwideNetworkPolicy",
+] as KindName[]);
+
+/** Every built-in kind (the API server always serves these), in registry order. */
+export const ALL_KINDS: readonly KindName[] = Object.freeze(
+  (Object.keys(KINDS) as KindName[]).filter((k) => !CRD_KINDS.includes(k)),
+);
 
 export function isKindName(name: string): name is KindName {
   return Object.hasOwn(KINDS, name);

@@ -241,3 +241,16 @@ export interface NetworkPolicy extends KubeObject {
     readonly egress?: readonly NetworkPolicyEgressRule[];
   };
 }
+
+// --- fairway.io/v1alpha1 FairwayNetworkPolicy, FairwayClusterwideNetworkPolicy
+// (deploy/crds). The spec is checked by the policy subsystem (one reason per
+// rejected policy), so the store keeps it as the API gave it.
+
+export interface FairwayNetworkPolicy extends KubeObject {
+  readonly spec?: unknown;
+}
+
+/** Cluster-scoped: its endpointSelector picks pods of every namespace. */
+export interface FairwayClusterwideNetworkPolicy extends KubeObject {
+  readonly spec?: unknown;
+}

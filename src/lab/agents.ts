@@ -19,7 +19,8 @@ import { FairwayError } from "../base/errors.ts";
 import { netnsPath } from "../datapath/net/index.ts";
 import type { LabPlan, NodePlan } from "./plan.ts";
 
-export function writeAgentConfig(plan: LabPlan, node: NodePlan): void {
+/** The node's agent config; `cgroupMount` is the cgroup v2 mount the node's cgroup is under. */
+export function writeAgentConfig(plan: LabPlan, node: NodePlan, cgroupMount: string): void {
   mkdirSync(join(node.dir, "run"), { recursive: true });
   mkdirSync(plan.manifests, { recursive: true });
   const config = {
@@ -27,10 +28,14 @@ export function writeAgentConfig(plan: LabPlan, node: NodePlan): void {
     stateDir: join(node.dir, "state"),
     runDir: dirname(node.socket),
     bpffsRoot: plan.pinRoot,
+    // The socket LB attaches here: this node's pods only (they run in child cgroups).
+    cgroupRoot: join(cgroupMount, node.cgroup),
     datapath: { mode: "veth", uplink: node.uplink },
+    // NodePorts open on the node's VPC address.
+    service: { nodeAddresses: [node.vpcIp] },
     ipam: { podCIDRs: [node.podCIDR] },
     cluster: { source: "directory", directory: plan.manifests },
-    cni: { confDir: join(node.dir, "cni", "net.d"), binDir: join(node.dir, "cni", "bin") },
+    cni: { confDir: node.cniConfDir, binDir: node.cniBinDir },
   };
   writeFileSync(node.configFile, toYaml(config));
 }
@@ -48,6 +53,13 @@ export function agentCommand(): { argv: string[]; cwd: string } {
   return { argv: [process.execPath, join(here, "fairway-agent.js")], cwd: here };
 }
 
+/** PATH, and FAIRWAY_BPF_DIR when set (BPF objects from elsewhere than the build). */
+function agentEnv(): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = { PATH: process.env.PATH };
+  if (process.env.FAIRWAY_BPF_DIR) env.FAIRWAY_BPF_DIR = process.env.FAIRWAY_BPF_DIR;
+  return env;
+}
+
 /** Starts the node's agent detached (it outlives `lab up`); returns its pid. */
 export function startAgent(node: NodePlan): number {
   const { argv, cwd } = agentCommand();
@@ -56,7 +68,7 @@ export function startAgent(node: NodePlan): number {
     const child = spawn(
       "nsenter",
       [`--net=${netnsPath(node.netns)}`, ...argv, "--config", node.configFile],
-      { cwd, detached: true, stdio: ["ignore", log, log], env: { PATH: process.env.PATH } },
+      { cwd, detached: true, stdio: ["ignore", log, log], env: agentEnv() },
     );
     if (child.pid === undefined) throw new FairwayError("E_LAB_AGENT", "nsenter did not start");
     child.unref();
@@ -82,10 +94,16 @@ export async function isReady(socket: string): Promise<boolean> {
   }
 }
 
+/** The process exists and is not a zombie (a killed agent nobody reaped yet is gone). */
 export function alive(pid: number): boolean {
   try {
     process.kill(pid, 0);
-    return true;
+  } catch {
+    return false;
+  }
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    return stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3) !== "Z";
   } catch {
     return false;
   }
@@ -111,9 +129,12 @@ export async function waitReady(node: NodePlan, pid: number, timeoutMs: number):
   );
 }
 
-/** The pids of processes whose command line names a config file under the lab's node dirs. */
-export function findLabAgents(stateDir: string): number[] {
-  const marker = `${join(stateDir, "nodes")}/`;
+/**
+ * The pids of processes whose command line names a config file under the lab's
+ * node dirs (of one node, when `node` is given).
+ */
+export function findLabAgents(stateDir: string, node?: string): number[] {
+  const marker = `${join(stateDir, "nodes")}/${node === undefined ? "" : `${node}/`}`;
   const pids: number[] = [];
   for (const entry of readdirSync("/proc")) {
     if (!/^\d+$/.test(entry) || Number(entry) === process.pid) continue;

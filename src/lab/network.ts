@@ -75,6 +75,10 @@ export async function buildNode(
   await attach(plan, netnsPath(plan.vpcNetns), node.vpcPort, path, node.vpcIp);
   writeSysctl("net.ipv4.ip_forward", 1, { netns: path });
   await replaceRoute({ dst: "default", gateway: plan.routerIp, dev: "eth0" }, { netns: path });
+  // The node's own pod CIDR ends here: each pod has its /32 host route (from
+  // the agent), and an address no pod holds is unreachable instead of bouncing
+  // between the node's default route and the router until its TTL runs out.
+  await replaceRoute({ dst: node.podCIDR, type: "unreachable" }, { netns: path });
   await replaceRoute(
     { dst: node.podCIDR, gateway: node.vpcIp, dev: "eth0" },
     { netns: netnsPath(plan.routerNetns) },

@@ -1,5 +1,6 @@
 // The lab's shape, computed from its options alone: names, addresses and
 // paths. Pure, so `down` can recompute what an interrupted `up` meant to make.
+import { createHash } from "node:crypto";
 import { join } from "node:path";
 import { FairwayError } from "../base/errors.ts";
 
@@ -12,6 +13,12 @@ export const VPC_PREFIX_LEN = 24;
 const VPC_NET = "172.31.0";
 /** An address on the router's loopback standing in for "the outside world". */
 export const OUTSIDE_ADDRESS = "198.51.100.1";
+/** The port of the HTTP server the lab runs on OUTSIDE_ADDRESS (pod→outside checks). */
+export const OUTSIDE_PORT = 80;
+/** ClusterIPs the lab allocates (the API server's --service-cluster-ip-range). */
+export const SERVICE_CIDR = "10.96.0.0/16";
+/** NodePorts the lab allocates (the API server's --service-node-port-range). */
+export const NODE_PORT_RANGE = { min: 30000, max: 32767 } as const;
 
 export interface LabOptions {
   nodes: number;
@@ -33,6 +40,10 @@ export interface NodePlan {
   configFile: string;
   socket: string;
   logFile: string;
+  /** the node's cgroup, relative to the cgroup v2 mount: the agent's cgroupRoot, pods below */
+  cgroup: string;
+  cniConfDir: string;
+  cniBinDir: string;
 }
 
 export interface LabPlan {
@@ -40,7 +51,11 @@ export interface LabPlan {
   stateDir: string;
   stateFile: string;
   pinRoot: string;
+  /** the lab's cgroup, relative to the cgroup v2 mount */
+  cgroup: string;
   manifests: string;
+  /** pod runtime records and logs: <stateDir>/pods/<namespace>_<name>/ */
+  podsDir: string;
   vpcNetns: string;
   routerNetns: string;
   routerIp: string;
@@ -50,7 +65,35 @@ export interface LabPlan {
 
 /** Pins go to /sys/fs/bpf/fairway-lab for the default prefix, /sys/fs/bpf/<prefix> otherwise. */
 export function pinRootFor(prefix: string): string {
-  return join(BPFFS, prefix === DEFAULT_PREFIX ? "fairway-lab" : prefix);
+  return join(BPFFS, labDirName(prefix));
+}
+
+/** The lab's cgroup relative to the cgroup v2 mount: named like its pin root. */
+export function cgroupFor(prefix: string): string {
+  return labDirName(prefix);
+}
+
+function labDirName(prefix: string): string {
+  return prefix === DEFAULT_PREFIX ? "fairway-lab" : prefix;
+}
+
+/** The router's cgroup (the outside server runs there), relative to the cgroup v2 mount. */
+export function routerCgroupFor(prefix: string): string {
+  return `${cgroupFor(prefix)}/router`;
+}
+
+/**
+ * A pod's network namespace: <prefix>-pod-<namespace>.<name> ("." cannot be in a
+ * namespace name, so the split is unambiguous); long names end in a hash.
+ */
+export function podNetnsName(prefix: string, namespace: string, name: string): string {
+  const full = `${prefix}-pod-${namespace}.${name}`;
+  if (full.length <= 120) return full;
+  return `${full.slice(0, 100)}-${createHash("sha256").update(full).digest("hex").slice(0, 12)}`;
+}
+
+export function isPodNetns(prefix: string, netns: string): boolean {
+  return netns.startsWith(`${prefix}-pod-`);
 }
 
 export function validateOptions(o: LabOptions): void {
@@ -82,6 +125,9 @@ export function planLab(o: LabOptions): LabPlan {
       configFile: join(dir, "agent.yaml"),
       socket: join(dir, "run", "agent.sock"),
       logFile: join(dir, "agent.log"),
+      cgroup: `${cgroupFor(o.prefix)}/${name}`,
+      cniConfDir: join(dir, "cni", "net.d"),
+      cniBinDir: join(dir, "cni", "bin"),
     });
   }
   return {
@@ -89,7 +135,9 @@ export function planLab(o: LabOptions): LabPlan {
     stateDir: o.stateDir,
     stateFile: join(o.stateDir, "lab.json"),
     pinRoot: pinRootFor(o.prefix),
+    cgroup: cgroupFor(o.prefix),
     manifests: join(o.stateDir, "manifests"),
+    podsDir: join(o.stateDir, "pods"),
     vpcNetns: `${o.prefix}-vpc`,
     routerNetns: `${o.prefix}-router`,
     routerIp: `${VPC_NET}.1`,

@@ -25,6 +25,10 @@ export interface LabState {
   /** namespaces recorded before they are created */
   namespaces: string[];
   nodes: NodeRecord[];
+  /** the cgroup v2 mount the lab's cgroups are under */
+  cgroupMount?: string;
+  /** the HTTP server on the router's "outside" address */
+  outsidePid?: number;
 }
 
 export const STATE_FILE = "lab.json";
@@ -39,6 +43,18 @@ export function writeState(state: LabState): void {
   const tmp = `${file}.tmp`;
   writeFileSync(tmp, `${JSON.stringify(state, null, 2)}\n`);
   renameSync(tmp, file);
+}
+
+/** The recorded state; E_LAB_NONE when there is no lab in stateDir. */
+export function requireState(stateDir: string): LabState {
+  const state = readState(stateDir);
+  if (!state) {
+    throw new FairwayError(
+      "E_LAB_NONE",
+      `no lab in ${stateDir}: create one with fairway lab up${stateDir === "/var/lib/fairway-lab" ? "" : ` --state-dir ${stateDir}`}`,
+    );
+  }
+  return state;
 }
 
 /** The recorded state, or undefined when there is no lab in stateDir. */

@@ -1,17 +1,37 @@
-// `lab up`: the VPC and router, then each node's namespace and agent, recording
-// every step in the state file before taking it.
+// `lab up`: the VPC and router, each node's namespace, cgroup and agent, the
+// cluster objects, the outside server, then the demo app (or -f manifests)
+// through the same path as `lab apply`. Every step is recorded in the state
+// file before it is taken, so `down` can undo an interrupted `up`.
+import { join } from "node:path";
 import { FairwayError } from "../base/errors.ts";
 import { startAgent, waitReady, writeAgentConfig } from "./agents.ts";
+import { type ApplyReport, applyDocs } from "./apply.ts";
+import { cgroup2Mount, ensureCgroup } from "./cgroups.ts";
+import { startOutside, writeClusterObjects } from "./cluster-objects.ts";
+import { openLab } from "./context.ts";
+import { DEMO_MANIFEST } from "./demo.ts";
+import { withLabLock } from "./lock.ts";
 import { buildNode, buildVpc, routePodCIDRs } from "./network.ts";
+import { type InputDoc, parseText, readInputs } from "./objects/parse.ts";
+import { checkDocument } from "./objects/validate.ts";
 import { type LabOptions, type LabPlan, planLab } from "./plan.ts";
 import { type LabState, readState, writeState } from "./state.ts";
+
+export interface UpOptions extends LabOptions {
+  /** manifests to apply instead of the demo app */
+  manifests?: string[];
+  /** false: no demo app (ignored with manifests) */
+  demo?: boolean;
+}
 
 export interface UpResult {
   plan: LabPlan;
   state: LabState;
   networkMs: number;
   agentsMs: number;
+  podsMs: number;
   totalMs: number;
+  apply?: ApplyReport;
 }
 
 export interface UpHooks {
@@ -20,7 +40,26 @@ export interface UpHooks {
   readyTimeoutMs?: number;
 }
 
-export async function labUp(options: LabOptions, hooks: UpHooks = {}): Promise<UpResult> {
+/** The documents to apply after the nodes, checked before anything is built. */
+function workload(o: UpOptions): InputDoc[] {
+  const { docs, problems } = o.manifests?.length
+    ? readInputs(o.manifests)
+    : o.demo === false
+      ? { docs: [], problems: [] }
+      : parseText("demo app", DEMO_MANIFEST);
+  const all = problems.map((p) => `${p.where}: ${p.message}`);
+  for (const doc of docs)
+    all.push(...checkDocument(doc.value).problems.map((p) => `${doc.where}: ${p}`));
+  if (all.length > 0) {
+    throw new FairwayError(
+      "E_LAB_INVALID",
+      `the manifests have problems; nothing was built:\n  ${all.join("\n  ")}`,
+    );
+  }
+  return docs;
+}
+
+export async function labUp(options: UpOptions, hooks: UpHooks = {}): Promise<UpResult> {
   const plan = planLab(options);
   const existing = readState(plan.stateDir);
   if (existing) {
@@ -29,6 +68,17 @@ export async function labUp(options: LabOptions, hooks: UpHooks = {}): Promise<U
       `a lab is already recorded in ${plan.stateFile} (phase ${existing.phase}); remove it first with fairway lab down`,
     );
   }
+  const docs = workload(options);
+  const cgroupMount = cgroup2Mount();
+  return withLabLock(plan.stateDir, "up", () => build(plan, docs, cgroupMount, hooks));
+}
+
+async function build(
+  plan: LabPlan,
+  docs: InputDoc[],
+  cgroupMount: string,
+  hooks: UpHooks,
+): Promise<UpResult> {
   const say = hooks.say ?? (() => {});
   const t0 = performance.now();
   const state: LabState = {
@@ -39,6 +89,7 @@ export async function labUp(options: LabOptions, hooks: UpHooks = {}): Promise<U
     phase: "creating",
     startedAt: new Date().toISOString(),
     namespaces: [],
+    cgroupMount,
     nodes: plan.nodes.map((n) => ({
       name: n.name,
       netns: n.netns,
@@ -62,20 +113,45 @@ export async function labUp(options: LabOptions, hooks: UpHooks = {}): Promise<U
     say(`network: vpc, router and ${plan.nodes.length} nodes in ${Math.round(networkMs)} ms`);
     const t1 = performance.now();
     const pids = plan.nodes.map((node, i) => {
-      writeAgentConfig(plan, node);
+      ensureCgroup(join(cgroupMount, node.cgroup));
+      writeAgentConfig(plan, node, cgroupMount);
       const pid = startAgent(node);
       state.nodes[i]!.pid = pid;
       writeState(state);
       return pid;
     });
+    const lab = openLab(plan.stateDir, state);
+    writeClusterObjects(lab.store, plan);
+    // The pod server is built (source tree) while the agents start.
+    const kubelet = lab.kubelet();
+    kubelet.catch(() => {}); // awaited below; a failure there is reported there
     await Promise.all(
       plan.nodes.map((node, i) => waitReady(node, pids[i]!, hooks.readyTimeoutMs ?? 60_000)),
     );
     const agentsMs = performance.now() - t1;
     say(`agents: ${plan.nodes.length} ready in ${Math.round(agentsMs)} ms`);
+    state.outsidePid = startOutside(plan, cgroupMount, await kubelet);
+    writeState(state);
+    const t2 = performance.now();
+    const apply = docs.length > 0 ? await applyDocs(lab, docs) : undefined;
+    const podsMs = performance.now() - t2;
+    if (apply) {
+      const pods = apply.lines.filter((l) => l.ref.startsWith("pod/")).length;
+      say(
+        `workload: ${apply.lines.length} objects, ${pods} pods running in ${Math.round(podsMs)} ms`,
+      );
+    }
     state.phase = "up";
     writeState(state);
-    return { plan, state, networkMs, agentsMs, totalMs: performance.now() - t0 };
+    return {
+      plan,
+      state,
+      networkMs,
+      agentsMs,
+      podsMs,
+      totalMs: performance.now() - t0,
+      ...(apply ? { apply } : {}),
+    };
   } catch (err) {
     state.phase = "failed";
     writeState(state);

@@ -64,6 +64,7 @@ interface Ns {
 const c = new Cleanup();
 const ns = {} as Record<PodName | "node" | "remote", Ns>;
 let cgroup = "";
+let sockPinRoot = "";
 let maps: LbMaps;
 let sync: LbSync;
 const ids: { frontends: MemoryIdAllocator; backends: MemoryIdAllocator } = {
@@ -330,6 +331,7 @@ before(async () => {
       hostMac: plumbed.hostMac,
     });
   }
+  sockPinRoot = pinRoot;
   attachSockLb({ pinRoot, cgroupPath: cgroup });
   c.defer(() => {
     detachSockLb(pinRoot);
@@ -600,6 +602,21 @@ describe("service LB semantics", () => {
     ids.frontends = fresh.frontends;
     ids.backends = fresh.backends;
     apply();
+  });
+
+  test("sock: attaching again re-points the pinned links in place (an agent restart)", async () => {
+    const attachedProgs = () =>
+      run("bpftool", ["cgroup", "show", cgroup])
+        .split("\n")
+        .filter((l) => /sock[46]_/.test(l)).length;
+    assert.equal(attachedProgs(), 8);
+    const r = attachSockLb({ pinRoot: sockPinRoot, cgroupPath: cgroup });
+    assert.deepEqual(r.attached, []);
+    assert.equal(r.updated.length, 8);
+    assert.equal(attachedProgs(), 8, "replaced, not added");
+    const c1 = await peer<ConnectResult>(ns.client, "sock", "connect", "10.96.0.10", "80", "10");
+    assert.deepEqual(c1.errors, {});
+    assert.deepEqual(Object.keys(c1.peers), ["10.96.0.10:80"]);
   });
 
   test("the reconciler leaves nothing behind when every service goes", () => {

@@ -1,74 +1,35 @@
 // `fairway lab up|status|down` for real, through the CLI: namespaces, VPC,
-// native routes, one agent per node; then `down` leaves nothing, also after an
-// `up` killed half-way. Each run uses its own state dir and name prefix (fwt…,
-// so the suite's leftover check sees anything missed), never a real lab's.
+// native routes, one agent per node (no workload); then `down` leaves
+// nothing, also after an `up` killed half-way: right after its first agent
+// started, and while its pods were starting. Each run uses its own state dir
+// and name prefix (fwt…, so the suite's leftover check sees anything missed).
 import assert from "node:assert/strict";
-import { execFile, spawn } from "node:child_process";
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { spawn } from "node:child_process";
+import { readdirSync } from "node:fs";
 import { type TestContext, test } from "node:test";
-import { promisify } from "node:util";
-import { labDown, pinRootFor, readState } from "../../src/lab/index.ts";
-import { repoRoot, requireRoot, run, uniqueName } from "../harness/index.ts";
-
-const exec = promisify(execFile);
-const CLI = [process.execPath, "--import", "tsx", "src/cli/main.ts", "lab"];
-
-interface TestLab {
-  prefix: string;
-  stateDir: string;
-  args: string[];
-}
+import { readState } from "../../src/lab/index.ts";
+import {
+  CLI,
+  lab as labCli,
+  leftovers,
+  testLab as makeTestLab,
+  type TestLab,
+} from "../fixtures/lab/harness.ts";
+import { repoRoot, requireRoot, run } from "../harness/index.ts";
 
 function testLab(t: TestContext): TestLab {
-  const prefix = uniqueName("lab");
-  const parent = mkdtempSync(join(tmpdir(), "fwt-lab-"));
-  const stateDir = join(parent, "lab");
-  t.after(async () => {
-    await labDown({ stateDir, prefix, graceMs: 2000 });
-    rmSync(parent, { recursive: true, force: true });
-  });
-  return { prefix, stateDir, args: ["--prefix", prefix, "--state-dir", stateDir] };
+  return makeTestLab((fn) => t.after(fn));
 }
 
 async function lab(l: TestLab, ...args: string[]): Promise<{ code: number; stdout: string }> {
-  try {
-    const r = await exec(CLI[0]!, [...CLI.slice(1), ...args, ...l.args], {
-      cwd: repoRoot,
-      timeout: 120_000,
-    });
-    return { code: 0, stdout: r.stdout };
-  } catch (err) {
-    const e = err as { code?: number; stdout?: string; stderr?: string };
-    return { code: e.code ?? -1, stdout: `${e.stdout ?? ""}${e.stderr ?? ""}` };
-  }
-}
-
-/** Everything of this lab that could still exist, by name. */
-function leftovers(l: TestLab): string[] {
-  const found = run("ip", ["netns", "list"])
-    .split("\n")
-    .map((line) => line.split(" ")[0]!)
-    .filter((n) => n.startsWith(`${l.prefix}-`))
-    .map((n) => `netns ${n}`);
-  if (existsSync(pinRootFor(l.prefix))) found.push(`pins ${pinRootFor(l.prefix)}`);
-  if (existsSync(l.stateDir)) found.push(`state ${l.stateDir}`);
-  for (const pid of readdirSync("/proc").filter((e) => /^\d+$/.test(e))) {
-    try {
-      if (readFileSync(`/proc/${pid}/cmdline`, "utf8").includes(l.stateDir))
-        found.push(`process ${pid}`);
-    } catch {
-      // gone
-    }
-  }
-  return found;
+  const r = await labCli(l, ...args);
+  return { code: r.code, stdout: r.stdout + r.stderr };
 }
 
 test("lab up --nodes 2: agents ready, VPC reachability, native pod-CIDR routes; down leaves nothing", async (t) => {
   requireRoot();
   const l = testLab(t);
-  const upRun = await lab(l, "up", "--nodes", "2");
+  const upRun = await lab(l, "up", "--nodes", "2", "--no-demo");
   assert.equal(upRun.code, 0, upRun.stdout);
   assert.match(upRun.stdout, /lab up: 2 node\(s\) ready in/);
 
@@ -110,7 +71,7 @@ test("lab up --nodes 2: agents ready, VPC reachability, native pod-CIDR routes; 
 test("an up killed right after its first agent starts is cleaned by down", async (t) => {
   requireRoot();
   const l = testLab(t);
-  const up = spawn(CLI[0]!, [...CLI.slice(1), "up", "--nodes", "2", ...l.args], {
+  const up = spawn(CLI[0]!, [...CLI.slice(1), "up", "--nodes", "2", "--no-demo", ...l.args], {
     cwd: repoRoot,
     stdio: "ignore",
   });
@@ -134,6 +95,42 @@ test("an up killed right after its first agent starts is cleaned by down", async
   assert.ok(
     left.some((x) => x.startsWith("netns ")),
     `namespaces exist: ${left.join(", ")}`,
+  );
+
+  const down = await lab(l, "down");
+  assert.equal(down.code, 0, down.stdout);
+  assert.deepEqual(leftovers(l), []);
+});
+
+test("an up killed while its pods start is cleaned by down", async (t) => {
+  requireRoot();
+  const l = testLab(t);
+  const up = spawn(CLI[0]!, [...CLI.slice(1), "up", "--nodes", "2", ...l.args], {
+    cwd: repoRoot,
+    stdio: "ignore",
+  });
+  const exited = new Promise((resolve) => up.once("exit", resolve));
+  t.after(() => {
+    up.kill("SIGKILL");
+  });
+  // Killed once the first pod namespace exists: the kubelet is mid-way through its pods.
+  const podNetns = () => readdirSync("/run/netns").filter((n) => n.startsWith(`${l.prefix}-pod-`));
+  const deadline = Date.now() + 90_000;
+  while (podNetns().length === 0) {
+    assert.ok(Date.now() < deadline, "no pod ever started");
+    await new Promise((r) => setTimeout(r, 2));
+  }
+  up.kill("SIGKILL");
+  await exited;
+  assert.equal(readState(l.stateDir)?.phase, "creating");
+  const left = leftovers(l);
+  assert.ok(
+    left.some((x) => x.startsWith("netns ") && x.includes("-pod-")),
+    `pod namespaces exist: ${left.join(", ")}`,
+  );
+  assert.ok(
+    left.some((x) => x.startsWith("cgroup ")),
+    `cgroups exist: ${left.join(", ")}`,
   );
 
   const down = await lab(l, "down");
