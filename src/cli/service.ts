@@ -41,7 +41,7 @@ function datapathLine(d: ServiceStatus["datapath"]): string {
     `tc LB ${onOff(d.tcLb)}`,
     `algorithm ${d.algorithm}`,
     `Maglev table ${d.maglevTableSize}`,
-    d.lastSyncMs === undefined ? "not synced yet" : `last sync ${d.lastSyncMs} ms`,
+    d.lastSyncMs === undefined ? "not synced yet" : `last sync ${Number(d.lastSyncMs.toFixed(2))} ms`,
   ];
   return `Datapath: ${parts.join(", ")}`;
 }
