@@ -24,8 +24,17 @@ const commands: Record<string, Command> = {
     summary: "list: the service load-balancer table and what is programmed [-o table|json|yaml]",
     run: async (args) => (await import("./service.ts")).runService(args),
   },
+  policy: {
+    summary: "matrix|trace|list|get: policy verdicts, offline from YAML (-f) [-o table|json]",
+    run: async (args) => (await import("./policy.ts")).runPolicy(args),
+  },
+  identity: {
+    summary: "list|get <id>|ipcache: security identities and the ipcache, offline from YAML (-f)",
+    run: async (args) => (await import("./identity.ts")).runIdentity(args),
+  },
   lab: {
-    summary: "up [--nodes N]|status|down: a multi-node cluster of network namespaces",
+    summary:
+      "up|check|status|get|apply|delete|exec|logs|restart-agent|down: a multi-node cluster on this machine",
     run: async (args) => (await import("./lab.ts")).runLab(args),
   },
   version: {

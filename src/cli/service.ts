@@ -41,7 +41,9 @@ function datapathLine(d: ServiceStatus["datapath"]): string {
     `tc LB ${onOff(d.tcLb)}`,
     `algorithm ${d.algorithm}`,
     `Maglev table ${d.maglevTableSize}`,
-    d.lastSyncMs === undefined ? "not synced yet" : `last sync ${Number(d.lastSyncMs.toFixed(2))} ms`,
+    d.lastSyncMs === undefined
+      ? "not synced yet"
+      : `last sync ${Number(d.lastSyncMs.toFixed(2))} ms`,
   ];
   return `Datapath: ${parts.join(", ")}`;
 }
