@@ -42,13 +42,14 @@ enum drop_reason {
 	DROP_NO_SERVICE_LOCAL = 132, /* Service with a Local traffic policy and no endpoint on this node (kube-proxy drops too). */
 	DROP_CT_FULL = 133, /* Connection-tracking entry could not be written. */
 	DROP_NAT_NO_PORT = 134, /* No free source port for SNAT to a remote backend. */
-	DROP_SERVICE_REJECT = 135, /* Service without endpoints, and the RST / ICMP reject could not be built. */
+	DROP_SERVICE_REJECT = 135, /* retired: IPv6 packets to a service without endpoints were dropped before reject6 existed. */
 	DROP_REJECT_RST = 150, /* A reject sent no answer: the packet is a TCP RST, which is never answered (RFC 9293 3.10.7). */
 	DROP_REJECT_ICMP = 151, /* A reject sent no answer: ICMP is never answered with an ICMP error (errors must not be, RFC 1122 3.2.2; queries have no port). */
 	DROP_REJECT_NOT_UNICAST = 152, /* A reject sent no answer: the packet went to a broadcast or multicast address (L2 or L3) or came from one that is not one host (RFC 1812 4.3.2.7). */
-	DROP_REJECT_FRAGMENT = 153, /* A reject sent no answer: a non-first IPv4 fragment (no ports), or a fragment of a TCP segment (its length is unknown). */
-	DROP_REJECT_TRUNCATED = 154, /* A reject sent no answer: the IPv4 total length or the TCP data offset runs past the end of the packet. */
+	DROP_REJECT_FRAGMENT = 153, /* A reject sent no answer: a non-first IP fragment (no ports), or a fragment of a TCP segment (its length is unknown). */
+	DROP_REJECT_TRUNCATED = 154, /* A reject sent no answer: the IPv4 total length, the IPv6 payload length or the TCP data offset runs past the end of the packet. */
 	DROP_REJECT_RESIZE = 155, /* Building a reject answer failed: the kernel refused to resize the packet (bpf_skb_change_tail / bpf_skb_adjust_room). */
+	DROP_REJECT_NO_L4 = 156, /* A reject sent no answer: the IPv6 packet's upper-layer header is out of reach (No Next Header, more extension headers than are walked, or too many bytes of them to quote it in 1280). */
 	DROP_WRITE_ERROR = 192, /* Rewriting packet bytes (MACs, TTL, checksum) failed. */
 };
 

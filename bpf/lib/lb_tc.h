@@ -26,9 +26,8 @@
  * been removed picks again. Established TCP keeps its backend even after the
  * backend leaves the service, as with kube-proxy (conntrack keeps it).
  *
- * A frontend without endpoints is answered in place (reject.h: TCP RST or
- * ICMP port unreachable) for IPv4; IPv6 packets to one are dropped
- * (DROP_SERVICE_REJECT), and IPv6 sockets get ECONNREFUSED from the socket LB.
+ * A frontend without endpoints is answered in place (reject.h: TCP RST, or
+ * ICMP / ICMPv6 port unreachable), IPv4 and IPv6 alike.
  */
 #pragma once
 
@@ -423,15 +422,13 @@ static __always_inline int lb_handle(struct __sk_buff *ctx, struct pkt_info *pkt
 
 /* Answers a packet to a frontend without endpoints, as kube-proxy's REJECT:
  * the packet becomes a TCP RST or an ICMP port unreachable from the frontend
- * and goes back out of the interface it came in by (IPv4; IPv6 is dropped). */
+ * and goes back out of the interface it came in by. */
 static __always_inline int lb_reject(struct __sk_buff *ctx, const struct pkt_info *pkt,
 				     struct fwd_state *st)
 {
 	int ret;
 
-	if (pkt->family != L3_FAMILY_IPV4)
-		return fwd_drop(DROP_SERVICE_REJECT);
-	ret = reject4(ctx, pkt);
+	ret = reject(ctx, pkt);
 	if (ret < 0)
 		return ret;
 	st->path = FORWARD_PATH_REJECT;

@@ -186,6 +186,13 @@ function baseServices(): void {
         { name: "dns", port: 53, targetPort: 5353, protocol: "UDP" },
       ],
     }),
+    service("empty6", {
+      selector: { app: "nothing" },
+      ipFamilies: ["IPv6"],
+      clusterIP: "fd00:96::30",
+      clusterIPs: ["fd00:96::30"],
+      ports: [{ name: "http", port: 80, targetPort: 8080, protocol: "TCP" }],
+    }),
     service("self6", {
       selector: { app: "b1" },
       ipFamilies: ["IPv6"],
@@ -438,6 +445,15 @@ describe("service LB semantics", () => {
       const h = await peer<ConnectResult>(ns.back1, via, "connect", "fd00:96::40", "80", "5");
       assert.deepEqual(h.errors, {});
       assert.deepEqual(h.counts, { back1: 5 });
+    });
+  }
+
+  for (const via of ["sock", "tc"] as const) {
+    test(`${via}: an IPv6 service without endpoints rejects at once`, async () => {
+      const t0 = Date.now();
+      const r = await peer<ConnectResult>(ns.client, via, "connect", "fd00:96::30", "80", "3");
+      assert.deepEqual(r.errors, { ECONNREFUSED: 3 }, JSON.stringify(r));
+      assert.ok(Date.now() - t0 < 2000, "rejected, not timed out");
     });
   }
 

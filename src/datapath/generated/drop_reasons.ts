@@ -46,7 +46,7 @@ export enum DropReason {
   DROP_CT_FULL = 133,
   /** No free source port for SNAT to a remote backend. */
   DROP_NAT_NO_PORT = 134,
-  /** Service without endpoints, and the RST / ICMP reject could not be built. */
+  /** retired: IPv6 packets to a service without endpoints were dropped before reject6 existed. */
   DROP_SERVICE_REJECT = 135,
   /** A reject sent no answer: the packet is a TCP RST, which is never answered (RFC 9293 3.10.7). */
   DROP_REJECT_RST = 150,
@@ -54,12 +54,14 @@ export enum DropReason {
   DROP_REJECT_ICMP = 151,
   /** A reject sent no answer: the packet went to a broadcast or multicast address (L2 or L3) or came from one that is not one host (RFC 1812 4.3.2.7). */
   DROP_REJECT_NOT_UNICAST = 152,
-  /** A reject sent no answer: a non-first IPv4 fragment (no ports), or a fragment of a TCP segment (its length is unknown). */
+  /** A reject sent no answer: a non-first IP fragment (no ports), or a fragment of a TCP segment (its length is unknown). */
   DROP_REJECT_FRAGMENT = 153,
-  /** A reject sent no answer: the IPv4 total length or the TCP data offset runs past the end of the packet. */
+  /** A reject sent no answer: the IPv4 total length, the IPv6 payload length or the TCP data offset runs past the end of the packet. */
   DROP_REJECT_TRUNCATED = 154,
   /** Building a reject answer failed: the kernel refused to resize the packet (bpf_skb_change_tail / bpf_skb_adjust_room). */
   DROP_REJECT_RESIZE = 155,
+  /** A reject sent no answer: the IPv6 packet's upper-layer header is out of reach (No Next Header, more extension headers than are walked, or too many bytes of them to quote it in 1280). */
+  DROP_REJECT_NO_L4 = 156,
   /** Rewriting packet bytes (MACs, TTL, checksum) failed. */
   DROP_WRITE_ERROR = 192,
 }
@@ -134,7 +136,8 @@ export const dropReasonInfo: Readonly<Record<number, { name: string; description
   },
   135: {
     name: "DROP_SERVICE_REJECT",
-    description: "Service without endpoints, and the RST / ICMP reject could not be built.",
+    description:
+      "retired: IPv6 packets to a service without endpoints were dropped before reject6 existed.",
   },
   150: {
     name: "DROP_REJECT_RST",
@@ -154,17 +157,22 @@ export const dropReasonInfo: Readonly<Record<number, { name: string; description
   153: {
     name: "DROP_REJECT_FRAGMENT",
     description:
-      "A reject sent no answer: a non-first IPv4 fragment (no ports), or a fragment of a TCP segment (its length is unknown).",
+      "A reject sent no answer: a non-first IP fragment (no ports), or a fragment of a TCP segment (its length is unknown).",
   },
   154: {
     name: "DROP_REJECT_TRUNCATED",
     description:
-      "A reject sent no answer: the IPv4 total length or the TCP data offset runs past the end of the packet.",
+      "A reject sent no answer: the IPv4 total length, the IPv6 payload length or the TCP data offset runs past the end of the packet.",
   },
   155: {
     name: "DROP_REJECT_RESIZE",
     description:
       "Building a reject answer failed: the kernel refused to resize the packet (bpf_skb_change_tail / bpf_skb_adjust_room).",
+  },
+  156: {
+    name: "DROP_REJECT_NO_L4",
+    description:
+      "A reject sent no answer: the IPv6 packet's upper-layer header is out of reach (No Next Header, more extension headers than are walked, or too many bytes of them to quote it in 1280).",
   },
   192: {
     name: "DROP_WRITE_ERROR",
