@@ -21,10 +21,10 @@
  *    port unless another flow has it.
  *
  * Connection tracking is an LRU: entries age out under pressure, not by
- * timers. A TCP SYN never reuses a forward entry (a reused 5-tuple is a new
- * connection and gets a fresh backend), and a UDP flow whose backend has
- * been removed picks again. Established TCP keeps its backend even after the
- * backend leaves the service, as with kube-proxy (conntrack keeps it).
+ * timers. A flow keeps its backend while the backend exists (retransmitted
+ * SYNs included); a SYN or a UDP flow whose backend has been removed picks
+ * again. Established TCP keeps its backend even after the backend leaves the
+ * service, as with kube-proxy (conntrack keeps it).
  *
  * A frontend without endpoints is answered in place (reject.h: TCP RST, or
  * ICMP / ICMPv6 port unreachable), IPv4 and IPv6 alike.
@@ -360,6 +360,25 @@ static __always_inline int lb_new_flow(const struct pkt_info *pkt, const struct 
 	return 0;
 }
 
+/* A new direct connection (a SYN to a non-frontend) whose reply tuple is
+ * still in fw_ct as the reverse entry of an old translated flow (the client
+ * reused its source port): the entry goes, or the replies would be rewritten
+ * to come from that old flow's frontend and the connection would hang. */
+static __always_inline void lb_forget_stale_reply(const struct pkt_info *pkt)
+{
+	struct ct_key rkey = {
+		.saddr = pkt->daddr,
+		.daddr = pkt->saddr,
+		.sport = pkt->dport,
+		.dport = pkt->sport,
+		.proto = pkt->l4_proto,
+		.dir = CT_DIR_REV,
+		.family = pkt->family,
+	};
+
+	bpf_map_delete_elem(&fw_ct, &rkey);
+}
+
 /* A packet to a service frontend: translate it (LB_XLATED, pkt now says
  * where it goes), LB_REJECT, or a negated drop reason. Not a frontend:
  * LB_NONE. */
@@ -376,12 +395,20 @@ static __always_inline int lb_xlate(struct __sk_buff *ctx, struct pkt_info *pkt,
 
 	/* Not a frontend: one lookup and done. (So a flow outlives a change of
 	 * its service's backends, but not the deletion of the service.) */
-	if (!svc)
+	if (!svc) {
+		if (syn)
+			lb_forget_stale_reply(pkt);
 		return LB_NONE;
+	}
 	ct_key_of(&fkey, pkt, CT_DIR_FWD);
 	cached = bpf_map_lookup_elem(&fw_ct, &fkey);
-	if (cached && !syn &&
-	    (pkt->l4_proto == IPPROTO_TCP || bpf_map_lookup_elem(&fw_lb_backends, &cached->backend_id))) {
+	/* A known flow keeps its backend while the backend exists (a
+	 * retransmitted SYN must reach the backend that may have answered the
+	 * first one), and an established TCP flow keeps it even after the
+	 * backend left (as under kube-proxy). A SYN or a UDP packet whose backend
+	 * is gone picks again. */
+	if (cached && (bpf_map_lookup_elem(&fw_lb_backends, &cached->backend_id) ||
+		       (pkt->l4_proto == IPPROTO_TCP && !syn))) {
 		fwd = *cached;
 	} else {
 		if (svc->action == LB_ACTION_REJECT)

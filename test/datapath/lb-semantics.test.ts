@@ -482,6 +482,36 @@ describe("service LB semantics", () => {
     assert.deepEqual(r.errors, { ETIMEDOUT: 1 }, "dropped, not refused");
   });
 
+  test("tc: a direct connection reusing an old service flow's source port is not rewritten", async () => {
+    const viaService = await peer<ConnectResult>(
+      ns.client,
+      "tc",
+      "connect",
+      "10.96.0.10",
+      "80",
+      "1",
+      "5000",
+      "45678",
+    );
+    assert.deepEqual(viaService.errors, {});
+    const backend = Object.keys(viaService.counts)[0] as PodName;
+    // Same client port, now straight to that backend's own address: its replies
+    // must not be taken for the old service flow's.
+    const direct = await peer<ConnectResult>(
+      ns.client,
+      "tc",
+      "connect",
+      PODS[backend],
+      "8080",
+      "1",
+      "5000",
+      "45678",
+    );
+    assert.deepEqual(direct.errors, {});
+    assert.deepEqual(direct.counts, { [backend]: 1 });
+    assert.deepEqual(Object.keys(direct.peers), [`${PODS[backend]}:8080`]);
+  });
+
   test("sock: ClientIP affinity sticks for its timeout, then may move", async () => {
     const r = await peer<ConnectResult>(ns.client, "sock", "connect", "10.96.0.20", "80", "30");
     assert.deepEqual(r.errors, {});
