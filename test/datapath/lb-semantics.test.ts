@@ -491,10 +491,11 @@ describe("service LB semantics", () => {
       "80",
       "1",
       "5000",
-      "45678",
+      "20001",
     );
     assert.deepEqual(viaService.errors, {});
     const backend = Object.keys(viaService.counts)[0] as PodName;
+    // (20001: below the ephemeral range, so no earlier connection holds it.)
     // Same client port, now straight to that backend's own address: its replies
     // must not be taken for the old service flow's.
     const direct = await peer<ConnectResult>(
@@ -505,7 +506,7 @@ describe("service LB semantics", () => {
       "8080",
       "1",
       "5000",
-      "45678",
+      "20001",
     );
     assert.deepEqual(direct.errors, {});
     assert.deepEqual(direct.counts, { [backend]: 1 });
