@@ -27,8 +27,8 @@ import {
   type LbMaps,
   type LbService,
   LbServiceFlags,
-  lbAddr,
-  lbAddrText,
+  mapAddr,
+  mapAddrText,
 } from "../datapath/lb/index.ts";
 import type { MemoryIdAllocator } from "./ids.ts";
 import { buildMaglevTable } from "./maglev.ts";
@@ -149,7 +149,7 @@ export class LbSync {
         continue;
       }
       liveSets.add(value.set_id);
-      const feKey = frontendKey(kind, lbAddrText(key.addr, key.family), key.port, proto);
+      const feKey = frontendKey(kind, mapAddrText(key.addr, key.family), key.port, proto);
       feSeeds.push([feKey, value.rev_nat_id]);
       let backendIds: number[] = [];
       if (value.flags & LbServiceFlags.MAGLEV) {
@@ -179,7 +179,7 @@ export class LbSync {
       }
       this.backends.set(id, be);
       if (!this.backendRefs.has(id)) this.unused.add(id);
-      beSeeds.push([backendKey(lbAddrText(be.addr, be.family), be.port, proto), id]);
+      beSeeds.push([backendKey(mapAddrText(be.addr, be.family), be.port, proto), id]);
     }
     this.ids.frontends.seed(feSeeds);
     this.ids.backends.seed(beSeeds);
@@ -191,8 +191,8 @@ export class LbSync {
     const v4 = addresses.find((a) => !a.includes(":"));
     const v6 = addresses.find((a) => a.includes(":"));
     this.maps.node.update(0, {
-      snat4: v4 ? lbAddr(v4).addr : new Uint8Array(16),
-      snat6: v6 ? lbAddr(v6).addr : new Uint8Array(16),
+      snat4: v4 ? mapAddr(v4).addr : new Uint8Array(16),
+      snat6: v6 ? mapAddr(v6).addr : new Uint8Array(16),
     });
   }
 
@@ -438,7 +438,7 @@ export class LbSync {
     let a = this.addrs.get(ip);
     if (!a) {
       if (this.addrs.size > 200_000) this.addrs.clear();
-      a = lbAddr(ip);
+      a = mapAddr(ip);
       this.addrs.set(ip, a);
     }
     return a;

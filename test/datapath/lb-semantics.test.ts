@@ -19,7 +19,7 @@ import { after, before, describe, test } from "node:test";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import type { EndpointSlice, Service } from "../../src/cluster/index.ts";
-import { attachSockLb, detachSockLb, LbMaps, lbAddrText } from "../../src/datapath/lb/index.ts";
+import { attachSockLb, detachSockLb, LbMaps, mapAddrText } from "../../src/datapath/lb/index.ts";
 import * as net from "../../src/datapath/net/index.ts";
 import { plumbPod, VethDatapath } from "../../src/datapath/veth/index.ts";
 import {
@@ -37,6 +37,7 @@ import {
   tempNetns,
   tempPinDir,
   uniqueName,
+  waitNoTentative,
 } from "../harness/index.ts";
 
 requireRoot();
@@ -357,15 +358,6 @@ before(async () => {
   for (const n of [ns.node, ns.remote, ns.client, ns.back1, ns.back2]) await waitNoTentative(n);
 });
 
-/** IPv6 link-local addresses are tentative for about a second after a link comes up. */
-async function waitNoTentative(n: Ns, timeoutMs = 5000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (run("ip", ["-n", n.name, "-6", "addr", "show", "tentative"]).trim() !== "") {
-    if (Date.now() > deadline) throw new Error(`IPv6 addresses in ${n.name} still tentative`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
-
 after(() => c.run());
 
 /** Chi-square goodness of fit against uniform; true when not rejected at p = 0.001. */
@@ -392,7 +384,7 @@ describe("service LB semantics", () => {
     test(`${via}: a Maglev service spreads over its backends through the Maglev table`, async () => {
       const fe = maps.services
         .dump()
-        .find(([k]) => lbAddrText(k.addr, k.family) === "10.96.0.50" && k.port === 80)?.[1];
+        .find(([k]) => mapAddrText(k.addr, k.family) === "10.96.0.50" && k.port === 80)?.[1];
       assert.ok(fe && fe.flags & 1, "the frontend is marked Maglev");
       const table = maps.maglev.lookup(fe.set_id);
       assert.equal(table?.length, 16381);

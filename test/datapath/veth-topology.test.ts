@@ -30,6 +30,7 @@ import {
   tempNetns,
   tempPinDir,
   uniqueName,
+  waitNoTentative,
 } from "../harness/index.ts";
 
 requireRoot();
@@ -129,15 +130,6 @@ async function makeLab(c: Cleanup, mode: VethMode): Promise<Lab> {
     },
   });
   return lab;
-}
-
-async function waitNoTentative(ns: Ns, timeoutMs = 5000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (run("ip", ["-n", ns.name, "-6", "addr", "show", "tentative"]).trim() !== "") {
-    if (Date.now() > deadline)
-      throw new Error(`IPv6 addresses in ${ns.name} still tentative after ${timeoutMs} ms`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
 }
 
 const inNs = (ns: Ns, cmd: string, ...args: string[]) => ["netns", "exec", ns.name, cmd, ...args];

@@ -98,6 +98,20 @@ export function tempNetns(c: Cleanup, tag: string): { name: string; path: string
   return { name, path: `/run/netns/${name}` };
 }
 
+/**
+ * Waits until no IPv6 address of the namespace is "tentative": link-local
+ * addresses are for about a second after a link comes up (duplicate address
+ * detection), and until then neighbour solicitations cannot be sent.
+ */
+export async function waitNoTentative(ns: { name: string }, timeoutMs = 5000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (run("ip", ["-n", ns.name, "-6", "addr", "show", "tentative"]).trim() !== "") {
+    if (Date.now() > deadline)
+      throw new Error(`IPv6 addresses in ${ns.name} still tentative after ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
 /** A throw-away bpffs directory for pins, removed (with its pins) at test end. */
 export function tempPinDir(c: Cleanup, tag: string): string {
   const dir = join(bpffsRoot, uniqueName(tag));

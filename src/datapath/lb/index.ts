@@ -1,6 +1,8 @@
 // The service load balancer's kernel side: the pinned LB maps, the socket LB
 // attachment, and the load settings the objects sharing the maps agree on.
 
+/** Addresses as the LB maps hold them (union ip_addr: 16 bytes, IPv4 first). */
+export { mapAddr, mapAddrText } from "../net/index.ts";
 export type * from "./maps.ts";
 export {
   LB_MAP_NAMES,
@@ -10,8 +12,6 @@ export {
   LbKind,
   LbMaps,
   LbServiceFlags,
-  lbAddr,
-  lbAddrText,
 } from "./maps.ts";
 export { LB_DEFAULT_MAGLEV_SIZE, type LbLoadSettings, lbLoadOptions } from "./objects.ts";
 export {

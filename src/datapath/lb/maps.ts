@@ -6,7 +6,6 @@ import { BpfMap } from "../bpf/map.ts";
 import { array, type MapLayout, U32 } from "../codec.ts";
 import * as lxc from "../generated/lxc.ts";
 import * as sock from "../generated/sock.ts";
-import { formatIp, parseIp } from "../net/index.ts";
 
 export type {
   CtEntry,
@@ -113,16 +112,3 @@ export class LbMaps {
 
 /** enum l3_family */
 export const LbFamily = { IPv4: 4, IPv6: 6 } as const;
-
-/** An address as the LB maps hold it: 16 bytes, IPv4 in the first 4. */
-export function lbAddr(ip: string): { addr: Uint8Array; family: 4 | 6 } {
-  const parsed = parseIp(ip);
-  const addr = new Uint8Array(16);
-  addr.set(parsed.bytes, 0);
-  return { addr, family: parsed.family === 6 ? 6 : 4 };
-}
-
-/** The text form of a map address of `family`. */
-export function lbAddrText(addr: Uint8Array, family: number): string {
-  return formatIp(family === 6 ? addr : addr.subarray(0, 4));
-}

@@ -12,7 +12,16 @@ export {
   replaceAddress,
 } from "./addr.ts";
 export { NetErrorCode } from "./errors.ts";
-export { type Family, formatIp, formatMac, parseIp, parseMac, parsePrefix } from "./ip.ts";
+export {
+  type Family,
+  formatIp,
+  formatMac,
+  mapAddr,
+  mapAddrText,
+  parseIp,
+  parseMac,
+  parsePrefix,
+} from "./ip.ts";
 export {
   deleteLink,
   deleteLinkIfExists,

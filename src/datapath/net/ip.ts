@@ -50,6 +50,22 @@ export function parsePrefix(text: string): Prefix {
   return { ...ip, prefixLen };
 }
 
+/**
+ * An address as BPF map keys hold it (union ip_addr): 16 bytes, IPv4 in the
+ * first 4 and the rest zero; and its family.
+ */
+export function mapAddr(text: string): { addr: Uint8Array; family: Family } {
+  const parsed = parseIp(text);
+  const addr = new Uint8Array(16);
+  addr.set(parsed.bytes, 0);
+  return { addr, family: parsed.family };
+}
+
+/** The text form of a 16-byte map address of `family`. */
+export function mapAddrText(addr: Uint8Array, family: number): string {
+  return formatIp(family === 6 ? addr : addr.subarray(0, 4));
+}
+
 export function formatIp(bytes: Uint8Array): string {
   if (bytes.length === 4) return bytes.join(".");
   if (bytes.length !== 16) return Buffer.from(bytes).toString("hex");

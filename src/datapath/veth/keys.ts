@@ -3,7 +3,7 @@
 import { randomBytes } from "node:crypto";
 import { isIP } from "node:net";
 import type { EndpointKey } from "../generated/lxc.ts";
-import { formatIp, formatMac, parseIp, parseMac } from "../net/index.ts";
+import { formatMac, mapAddr, mapAddrText, parseMac } from "../net/index.ts";
 import { VethErrorCode, vethError } from "./errors.ts";
 
 /** enum l3_family (bpf/lib/common.h) */
@@ -25,14 +25,12 @@ export function familyOf(ip: string): 4 | 6 {
 }
 
 export function endpointKey(ip: string): EndpointKey {
-  const parsed = parseIp(bareIp(ip));
-  const addr = new Uint8Array(16);
-  addr.set(parsed.bytes, 0);
-  return { addr, family: FAMILY[parsed.family], pad: new Uint8Array(3) };
+  const { addr, family } = mapAddr(bareIp(ip));
+  return { addr, family: FAMILY[family], pad: new Uint8Array(3) };
 }
 
 export function keyToIp(key: EndpointKey): string {
-  return formatIp(key.family === FAMILY[4] ? key.addr.subarray(0, 4) : key.addr);
+  return mapAddrText(key.addr, key.family);
 }
 
 export function macToBytes(mac: string, what: string): Uint8Array {
